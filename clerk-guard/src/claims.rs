@@ -1,0 +1,558 @@
+//! The verified claims of a Clerk session token, typed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::rejection::{AuthRejection, Reason};
+
+/// The verified identity of a request: who is signed in, in which session and
+/// organization, with which roles, plus every claim of the token.
+///
+/// Cloning is cheap (one reference count). Get it in a handler by declaring
+/// `auth: ClerkAuth` (or `Option<ClerkAuth>` with `optional`).
+///
+/// ```
+/// use axum::Json;
+/// use clerk_guard::{clerk_protected, ClerkAuth};
+///
+/// #[clerk_protected]
+/// async fn me(auth: ClerkAuth) -> Json<serde_json::Value> {
+///     Json(serde_json::json!({
+///         "sub": auth.user_id(),
+///         "sid": auth.session_id(),
+///         "org_id": auth.org().map(|o| o.id()),
+///         "roles": auth.roles(),
+///     }))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ClerkAuth(Arc<AuthInner>);
+
+struct AuthInner {
+    user_id: String,
+    session_id: Option<String>,
+    session_status: Option<String>,
+    issuer: Option<String>,
+    authorized_party: Option<String>,
+    expires_at: f64,
+    issued_at: Option<f64>,
+    not_before: Option<f64>,
+    version: u8,
+    org: Option<Organization>,
+    roles: Vec<String>,
+    token: String,
+    claims: Value,
+}
+
+/// The active organization of a session: id, slug, role and permissions, from
+/// the v1 `org_*` claims or the v2 `o`/`fea` claims.
+///
+/// ```
+/// # use clerk_guard::ClerkAuth;
+/// fn org_summary(auth: &ClerkAuth) -> String {
+///     match auth.org() {
+///         Some(org) => format!("{} as {}", org.id(), org.role().unwrap_or("member")),
+///         None => "personal account".to_owned(),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    id: String,
+    slug: Option<String>,
+    role: Option<String>,
+    permissions: Vec<String>,
+}
+
+impl Organization {
+    /// The organization id (`org_…`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// The organization slug, if the token carries it.
+    pub fn slug(&self) -> Option<&str> {
+        self.slug.as_deref()
+    }
+    /// The member's role, always in the `org:<role>` form (`org:admin`).
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+    /// The member's permissions (`org:<feature>:<permission>`), from v1
+    /// `org_permissions` or decoded from v2 `fea` + `o.per` + `o.fpm`.
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+}
+
+fn type_error(claim: &'static str) -> AuthRejection {
+    AuthRejection::with_detail(Reason::TokenInvalid, claim)
+}
+
+/// Reads an optional claim the verifier relies on; a wrong type is an error.
+fn verifier_str<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+    detail: &'static str,
+) -> Result<Option<&'a str>, AuthRejection> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(type_error(detail)),
+    }
+}
+
+fn verifier_number(
+    claims: &Map<String, Value>,
+    name: &str,
+    detail: &'static str,
+) -> Result<Option<f64>, AuthRejection> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| type_error(detail)),
+        Some(_) => Err(type_error(detail)),
+    }
+}
+
+impl ClerkAuth {
+    /// Builds the typed view of a verified payload. Claims the verifier relies
+    /// on must have the right JSON type; authorization claims of the wrong
+    /// type are treated as absent.
+    pub(crate) fn from_payload(
+        payload: &[u8],
+        token: &str,
+        role_claims: &[Vec<String>],
+    ) -> Result<Self, AuthRejection> {
+        let claims: Value = serde_json::from_slice(payload)
+            .map_err(|_| AuthRejection::with_detail(Reason::TokenInvalid, "payload is not JSON"))?;
+        let Value::Object(map) = &claims else {
+            return Err(AuthRejection::with_detail(
+                Reason::TokenInvalid,
+                "payload is not a JSON object",
+            ));
+        };
+        let user_id = match map.get("sub") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(_)) => return Err(type_error("sub is empty")),
+            None => return Err(type_error("sub is missing")),
+            Some(_) => return Err(type_error("sub is not a string")),
+        };
+        if user_id.starts_with("mch_") {
+            return Err(AuthRejection::with_detail(
+                Reason::TokenTypeMismatch,
+                "sub is a machine id (mch_): not a session token",
+            ));
+        }
+        let expires_at = verifier_number(map, "exp", "exp is not a number")?
+            .ok_or_else(|| type_error("exp is missing"))?;
+        let not_before = verifier_number(map, "nbf", "nbf is not a number")?;
+        let issued_at = verifier_number(map, "iat", "iat is not a number")?;
+        let issuer = verifier_str(map, "iss", "iss is not a string")?.map(str::to_owned);
+        let authorized_party = verifier_str(map, "azp", "azp is not a string")?.map(str::to_owned);
+        let session_id = verifier_str(map, "sid", "sid is not a string")?.map(str::to_owned);
+        let session_status = verifier_str(map, "sts", "sts is not a string")?.map(str::to_owned);
+        let version = if verifier_number(map, "v", "v is not a number")? == Some(2.0) {
+            2
+        } else {
+            1
+        };
+        let org = if version == 2 {
+            org_v2(map)
+        } else {
+            org_v1(map)
+        };
+        let roles = app_roles(map, role_claims);
+        Ok(ClerkAuth(Arc::new(AuthInner {
+            user_id,
+            session_id,
+            session_status,
+            issuer,
+            authorized_party,
+            expires_at,
+            issued_at,
+            not_before,
+            version,
+            org,
+            roles,
+            token: token.to_owned(),
+            claims,
+        })))
+    }
+
+    /// The user id (`sub`, `user_…`).
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let _: &str = auth.user_id(); }
+    /// ```
+    pub fn user_id(&self) -> &str {
+        &self.0.user_id
+    }
+
+    /// The session id (`sid`, `sess_…`), if present.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.session_id(); }
+    /// ```
+    pub fn session_id(&self) -> Option<&str> {
+        self.0.session_id.as_deref()
+    }
+
+    /// The session status (`sts`: `active`, `pending`), if present.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let pending = auth.session_status() == Some("pending"); }
+    /// ```
+    pub fn session_status(&self) -> Option<&str> {
+        self.0.session_status.as_deref()
+    }
+
+    /// The issuer (`iss`), the instance's Frontend API URL.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.issuer(); }
+    /// ```
+    pub fn issuer(&self) -> Option<&str> {
+        self.0.issuer.as_deref()
+    }
+
+    /// The authorized party (`azp`), the origin the token was minted for.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.authorized_party(); }
+    /// ```
+    pub fn authorized_party(&self) -> Option<&str> {
+        self.0.authorized_party.as_deref()
+    }
+
+    /// Expiry (`exp`) in seconds since the Unix epoch.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let _: u64 = auth.expires_at(); }
+    /// ```
+    pub fn expires_at(&self) -> u64 {
+        self.0.expires_at as u64
+    }
+
+    /// Issue time (`iat`) in seconds since the Unix epoch, if present.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<u64> = auth.issued_at(); }
+    /// ```
+    pub fn issued_at(&self) -> Option<u64> {
+        self.0.issued_at.map(|t| t as u64)
+    }
+
+    /// Not-before (`nbf`) in seconds since the Unix epoch, if present.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<u64> = auth.not_before(); }
+    /// ```
+    pub fn not_before(&self) -> Option<u64> {
+        self.0.not_before.map(|t| t as u64)
+    }
+
+    pub(crate) fn times(&self) -> (f64, Option<f64>, Option<f64>) {
+        (self.0.expires_at, self.0.not_before, self.0.issued_at)
+    }
+
+    /// The claim shape: 2 for `v == 2` tokens, 1 otherwise.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { assert!(matches!(auth.claims_version(), 1 | 2)); }
+    /// ```
+    pub fn claims_version(&self) -> u8 {
+        self.0.version
+    }
+
+    /// The active organization, if the session has one.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let org_id = auth.org().map(|o| o.id()); }
+    /// ```
+    pub fn org(&self) -> Option<&Organization> {
+        self.0.org.as_ref()
+    }
+
+    /// Application roles read from the configured role claims (default
+    /// `roles`, `role`, `metadata.role`, `metadata.roles`).
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let admin = auth.roles().iter().any(|r| r == "admin"); }
+    /// ```
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
+    }
+
+    /// The actor (`act`) when someone is impersonating the user.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let impersonated = auth.actor().is_some(); }
+    /// ```
+    pub fn actor(&self) -> Option<&Value> {
+        match self.claims().get("act") {
+            Some(act @ Value::Object(_)) => Some(act),
+            _ => None,
+        }
+    }
+
+    /// The raw token, to forward to another service.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let header = format!("Bearer {}", auth.token()); }
+    /// ```
+    pub fn token(&self) -> &str {
+        &self.0.token
+    }
+
+    /// Every claim of the token.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let email = auth.claims().get("email"); }
+    /// ```
+    pub fn claims(&self) -> &Map<String, Value> {
+        match &self.0.claims {
+            Value::Object(map) => map,
+            _ => empty_map(),
+        }
+    }
+
+    /// One claim by name.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { let plan = auth.claim("plan").and_then(|v| v.as_str()); }
+    /// ```
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims().get(name)
+    }
+
+    /// The claims read into your own type (custom session claims).
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims { sub: String, email: Option<String> }
+    ///
+    /// # fn f(auth: clerk_guard::ClerkAuth) -> Result<(), serde_json::Error> {
+    /// let mine: MyClaims = auth.claims_as()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.0.claims)
+    }
+
+    /// Whether the user holds the application role `role` (exact, case-sensitive).
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_role("admin") { /* … */ } }
+    /// ```
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the active organization role is `role`; `admin` and
+    /// `org:admin` mean the same.
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_org_role("admin") { /* … */ } }
+    /// ```
+    pub fn has_org_role(&self, role: &str) -> bool {
+        self.org()
+            .and_then(Organization::role)
+            .is_some_and(|held| org_role_matches(held, |r| r == role))
+    }
+
+    /// Whether the active organization grants `permission` (`org:feature:perm`).
+    ///
+    /// ```
+    /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_permission("org:billing:manage") { /* … */ } }
+    /// ```
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.org()
+            .is_some_and(|org| org.permissions.iter().any(|p| p == permission))
+    }
+}
+
+/// Whether the held role (always `org:<role>`) matches a required role given
+/// with or without the `org:` prefix.
+pub(crate) fn org_role_matches(held: &str, required: impl Fn(&str) -> bool) -> bool {
+    required(held) || held.strip_prefix("org:").is_some_and(required)
+}
+
+fn empty_map() -> &'static Map<String, Value> {
+    static EMPTY: once_cell::sync::Lazy<Map<String, Value>> = once_cell::sync::Lazy::new(Map::new);
+    &EMPTY
+}
+
+impl fmt::Debug for ClerkAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token is a bearer credential: never printed.
+        f.debug_struct("ClerkAuth")
+            .field("user_id", &self.0.user_id)
+            .field("session_id", &self.0.session_id)
+            .field("org", &self.0.org)
+            .field("roles", &self.0.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+fn normalise_org_role(role: &str) -> String {
+    if role.starts_with("org:") {
+        role.to_owned()
+    } else {
+        format!("org:{role}")
+    }
+}
+
+fn string_claim(value: Option<&Value>) -> Option<String> {
+    value.and_then(Value::as_str).map(str::to_owned)
+}
+
+fn org_v1(claims: &Map<String, Value>) -> Option<Organization> {
+    let id = string_claim(claims.get("org_id"))?;
+    let permissions = match claims.get("org_permissions") {
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(Organization {
+        id,
+        slug: string_claim(claims.get("org_slug")),
+        role: claims
+            .get("org_role")
+            .and_then(Value::as_str)
+            .map(normalise_org_role),
+        permissions,
+    })
+}
+
+fn org_v2(claims: &Map<String, Value>) -> Option<Organization> {
+    let o = claims.get("o")?.as_object()?;
+    let id = string_claim(o.get("id"))?;
+    let features = claims.get("fea").and_then(Value::as_str).unwrap_or("");
+    let per = o.get("per").and_then(Value::as_str).unwrap_or("");
+    let fpm = o.get("fpm").and_then(Value::as_str).unwrap_or("");
+    Some(Organization {
+        id,
+        slug: string_claim(o.get("slg")),
+        role: o.get("rol").and_then(Value::as_str).map(normalise_org_role),
+        permissions: decode_v2_permissions(features, per, fpm),
+    })
+}
+
+/// Clerk's v2 permission encoding: the i-th org-scoped feature of `fea` has
+/// the i-th mask of `fpm`; bit j (least significant first) grants the j-th
+/// entry of `per` as `org:<feature>:<permission>`.
+pub(crate) fn decode_v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
+    let permissions: Vec<&str> = split_list(per).collect();
+    let masks: Vec<&str> = split_list(fpm).collect();
+    let org_features = split_list(fea).filter_map(|entry| {
+        let (scope, feature) = entry.split_once(':')?;
+        (scope.contains('o') && !feature.is_empty()).then_some(feature)
+    });
+    let mut granted = Vec::new();
+    for (index, feature) in org_features.enumerate() {
+        let Some(mask) = masks.get(index).and_then(|m| decimal_to_bits(m)) else {
+            continue;
+        };
+        for (bit, permission) in permissions.iter().enumerate() {
+            let limb = mask.get(bit / 64).copied().unwrap_or(0);
+            if limb >> (bit % 64) & 1 == 1 {
+                granted.push(format!("org:{feature}:{permission}"));
+            }
+        }
+    }
+    granted
+}
+
+fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A decimal string of any length as little-endian 64-bit limbs; `None`
+/// unless it is all ASCII digits.
+fn decimal_to_bits(decimal: &str) -> Option<Vec<u64>> {
+    if decimal.is_empty() || !decimal.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut limbs: Vec<u64> = vec![0];
+    for digit in decimal.bytes().map(|b| u128::from(b - b'0')) {
+        let mut carry = digit;
+        for limb in limbs.iter_mut() {
+            let value = u128::from(*limb) * 10 + carry;
+            *limb = value as u64;
+            carry = value >> 64;
+        }
+        if carry > 0 {
+            limbs.push(carry as u64);
+        }
+    }
+    Some(limbs)
+}
+
+fn app_roles(claims: &Map<String, Value>, paths: &[Vec<String>]) -> Vec<String> {
+    let mut roles: Vec<String> = Vec::new();
+    let mut add = |role: &str| {
+        if !role.is_empty() && !roles.iter().any(|r| r == role) {
+            roles.push(role.to_owned());
+        }
+    };
+    for path in paths {
+        let mut segments = path.iter();
+        let Some(first) = segments.next() else {
+            continue;
+        };
+        let mut value = claims.get(first.as_str());
+        for segment in segments {
+            value = value.and_then(|v| v.get(segment.as_str()));
+        }
+        match value {
+            Some(Value::String(role)) => add(role),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut add),
+            _ => {}
+        }
+    }
+    roles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_permissions_follow_org_scoped_features_in_order() {
+        let got = decode_v2_permissions("o:billing,u:profile,uo:reports", "read,manage", "3,1");
+        assert_eq!(
+            got,
+            ["org:billing:read", "org:billing:manage", "org:reports:read"]
+        );
+    }
+
+    #[test]
+    fn v2_masks_beyond_64_bits_and_bad_masks() {
+        let per: Vec<String> = (0..70).map(|i| format!("p{i}")).collect();
+        // 2^69 = 590295810358705651712
+        let got = decode_v2_permissions("o:big", &per.join(","), "590295810358705651712");
+        assert_eq!(got, ["org:big:p69"]);
+        assert!(decode_v2_permissions("o:a", "read", "0x1").is_empty());
+        assert!(decode_v2_permissions("o:a", "read", "-1").is_empty());
+        assert!(decode_v2_permissions("o:a,o:b", "read", "1").len() == 1);
+    }
+
+    #[test]
+    fn roles_from_every_default_path_without_duplicates() {
+        let claims = serde_json::json!({
+            "roles": ["admin", 3, "editor"], "role": "admin",
+            "metadata": {"role": "owner", "roles": "viewer"}
+        });
+        let paths: Vec<Vec<String>> = crate::config::DEFAULT_ROLE_CLAIMS
+            .iter()
+            .map(|p| p.split('.').map(str::to_owned).collect())
+            .collect();
+        let roles = app_roles(claims.as_object().unwrap(), &paths);
+        assert_eq!(roles, ["admin", "editor", "owner", "viewer"]);
+    }
+}

@@ -1,0 +1,132 @@
+//! A tower layer that authenticates every request of a router.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::extract::{outcome, AuthOutcome};
+use crate::verify::ClerkVerifier;
+
+/// Protects a whole router: verifies each request once, stores the
+/// [`ClerkAuth`](crate::ClerkAuth) in the request extensions, and rejects
+/// (required mode) or passes the request on unauthenticated (optional mode).
+///
+/// Handlers behind it read the claims with `auth: ClerkAuth`,
+/// `Option<ClerkAuth>` or `Extension<ClerkAuth>`; `#[clerk_protected]`
+/// handlers behind it reuse its verification. With
+/// [`with_verifier`](Self::with_verifier) the layer also carries its own
+/// verifier, which every extractor behind it uses instead of the global one.
+///
+/// ```no_run
+/// use axum::{routing::get, Extension, Router};
+/// use clerk_guard::{ClerkAuth, ClerkLayer};
+///
+/// async fn me(Extension(auth): Extension<ClerkAuth>) -> String {
+///     auth.user_id().to_owned()
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/me", get(me))
+///     .layer(ClerkLayer::required());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClerkLayer {
+    verifier: Option<ClerkVerifier>,
+    optional: bool,
+}
+
+impl ClerkLayer {
+    /// Every request must carry a valid token (401/503 otherwise).
+    ///
+    /// ```
+    /// let layer = clerk_guard::ClerkLayer::required();
+    /// ```
+    pub fn required() -> Self {
+        Self {
+            verifier: None,
+            optional: false,
+        }
+    }
+
+    /// Requests without a valid token pass through unauthenticated; a valid
+    /// token's claims are stored. Only 503 (keys unavailable) is answered here.
+    ///
+    /// ```
+    /// let layer = clerk_guard::ClerkLayer::optional();
+    /// ```
+    pub fn optional() -> Self {
+        Self {
+            verifier: None,
+            optional: true,
+        }
+    }
+
+    /// Uses `verifier` for this router instead of the global verifier.
+    ///
+    /// ```no_run
+    /// # let verifier: clerk_guard::ClerkVerifier = todo!();
+    /// let layer = clerk_guard::ClerkLayer::required().with_verifier(verifier);
+    /// ```
+    pub fn with_verifier(mut self, verifier: ClerkVerifier) -> Self {
+        self.verifier = Some(verifier);
+        self
+    }
+}
+
+impl<S> Layer<S> for ClerkLayer {
+    type Service = ClerkService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ClerkService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`ClerkLayer`].
+#[derive(Debug, Clone)]
+pub struct ClerkService<S> {
+    inner: S,
+    layer: ClerkLayer,
+}
+
+impl<S> Service<Request> for ClerkService<S>
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The clone that was driven to readiness serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            if let Some(verifier) = layer.verifier {
+                parts.extensions.insert(verifier);
+            }
+            match outcome(&mut parts).await {
+                Err(unavailable) => return Ok(unavailable.into_response()),
+                Ok(AuthOutcome::SignedOut(rejection)) if !layer.optional => {
+                    return Ok(rejection.into_response())
+                }
+                Ok(_) => {}
+            }
+            inner.call(Request::from_parts(parts, body)).await
+        })
+    }
+}

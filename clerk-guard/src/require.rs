@@ -1,0 +1,209 @@
+//! Requirements a verified user must meet, carried in types so an extractor
+//! can check them before the handler runs.
+//!
+//! `#[clerk_protected(roles = "admin")]` spells the string `"admin"` as a
+//! type (`Str<Ch<'a', Ch<'d', …>>>`) so the requirement needs no item beside
+//! the handler and works for associated functions in `impl` blocks too. By
+//! hand, a named type reads better:
+//!
+//! ```
+//! use clerk_guard::{ClerkAuth, Guard, Reason, Requirement};
+//!
+//! struct Staff;
+//! impl Requirement for Staff {
+//!     fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+//!         if auth.has_role("staff") || auth.has_org_role("admin") {
+//!             Ok(())
+//!         } else {
+//!             Err(Reason::MissingRole)
+//!         }
+//!     }
+//! }
+//!
+//! async fn staff_only(_: Guard<Staff>) -> &'static str {
+//!     "hello, staff"
+//! }
+//! ```
+
+use std::marker::PhantomData;
+use std::str::Chars;
+
+use crate::claims::{org_role_matches, ClerkAuth};
+use crate::rejection::Reason;
+
+/// A condition on a verified user, checked by [`Guard`](crate::Guard).
+///
+/// ```
+/// use clerk_guard::{ClerkAuth, Reason, Requirement};
+///
+/// struct Billing;
+/// impl Requirement for Billing {
+///     fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+///         auth.has_permission("org:billing:manage").then_some(()).ok_or(Reason::MissingPermission)
+///     }
+/// }
+/// ```
+pub trait Requirement: 'static {
+    /// `Ok` when `auth` meets the requirement, else the 403 reason.
+    fn check(auth: &ClerkAuth) -> Result<(), Reason>;
+}
+
+/// Any signed-in user (`#[clerk_protected]` with no keys).
+///
+/// ```
+/// async fn signed_in(_: clerk_guard::Guard<clerk_guard::SignedIn>) {}
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignedIn;
+
+impl Requirement for SignedIn {
+    fn check(_: &ClerkAuth) -> Result<(), Reason> {
+        Ok(())
+    }
+}
+
+/// Requirements combined with AND (different attribute keys).
+impl<A: Requirement, B: Requirement> Requirement for (A, B) {
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        A::check(auth)?;
+        B::check(auth)
+    }
+}
+
+/// Requirements combined with AND (different attribute keys).
+impl<A: Requirement, B: Requirement, C: Requirement> Requirement for (A, B, C) {
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        A::check(auth)?;
+        B::check(auth)?;
+        C::check(auth)
+    }
+}
+
+/// A string spelled as a type, one `char` at a time; see [`Str`].
+pub trait TypeStr: 'static {
+    /// Whether the remaining characters of `chars` are exactly this string.
+    fn matches_rest(chars: &mut Chars<'_>) -> bool;
+    /// Appends this string to `out` (for logs and docs).
+    fn write(out: &mut String);
+}
+
+/// The end of a type-level string.
+#[derive(Debug, Clone, Copy)]
+pub struct End;
+
+/// One character of a type-level string, followed by the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct Ch<const C: char, Rest>(PhantomData<Rest>);
+
+impl TypeStr for End {
+    fn matches_rest(chars: &mut Chars<'_>) -> bool {
+        chars.next().is_none()
+    }
+    fn write(_: &mut String) {}
+}
+
+impl<const C: char, Rest: TypeStr> TypeStr for Ch<C, Rest> {
+    fn matches_rest(chars: &mut Chars<'_>) -> bool {
+        chars.next() == Some(C) && Rest::matches_rest(chars)
+    }
+    fn write(out: &mut String) {
+        out.push(C);
+        Rest::write(out);
+    }
+}
+
+/// A string known at compile time, as a type: `Str<Ch<'a', Ch<'b', End>>>` is `"ab"`.
+///
+/// ```
+/// use clerk_guard::__private::{Ch, End, Str};
+/// type Ab = Str<Ch<'a', Ch<'b', End>>>;
+/// assert!(Ab::is("ab"));
+/// assert!(!Ab::is("abc"));
+/// assert_eq!(Ab::to_string(), "ab");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Str<S>(PhantomData<S>);
+
+impl<S: TypeStr> Str<S> {
+    /// Whether `value` is this string.
+    pub fn is(value: &str) -> bool {
+        S::matches_rest(&mut value.chars())
+    }
+    /// This string as a `String`.
+    #[allow(clippy::inherent_to_string)]
+    pub fn to_string() -> String {
+        let mut out = String::new();
+        S::write(&mut out);
+        out
+    }
+}
+
+/// Asks whether the user holds a value accepted by the given matcher.
+pub type Holds<'a> = &'a dyn Fn(&dyn Fn(&str) -> bool) -> bool;
+
+/// A list of type-level strings: `(Str<…>, (Str<…>, ()))`.
+pub trait StrList: 'static {
+    /// Whether any string of the list satisfies `found`.
+    fn any(found: Holds<'_>) -> bool;
+    /// Whether every string of the list satisfies `found`.
+    fn all(found: Holds<'_>) -> bool;
+}
+
+impl StrList for () {
+    fn any(_: Holds<'_>) -> bool {
+        false
+    }
+    fn all(_: Holds<'_>) -> bool {
+        true
+    }
+}
+
+impl<S: TypeStr, Rest: StrList> StrList for (Str<S>, Rest) {
+    fn any(found: Holds<'_>) -> bool {
+        found(&|v| Str::<S>::is(v)) || Rest::any(found)
+    }
+    fn all(found: Holds<'_>) -> bool {
+        found(&|v| Str::<S>::is(v)) && Rest::all(found)
+    }
+}
+
+/// The user holds at least one of the application roles `L` (`roles = …`).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyRole<L>(PhantomData<L>);
+
+impl<L: StrList> Requirement for AnyRole<L> {
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        let held = |is: &dyn Fn(&str) -> bool| auth.roles().iter().any(|r| is(r));
+        L::any(&held).then_some(()).ok_or(Reason::MissingRole)
+    }
+}
+
+/// The active organization role is `S`, with or without `org:` (`org_role = …`).
+#[derive(Debug, Clone, Copy)]
+pub struct OrgRole<S>(PhantomData<S>);
+
+impl<S: TypeStr> Requirement for OrgRole<Str<S>> {
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        auth.org()
+            .and_then(|org| org.role())
+            .is_some_and(|held| org_role_matches(held, Str::<S>::is))
+            .then_some(())
+            .ok_or(Reason::MissingOrgRole)
+    }
+}
+
+/// The user holds every organization permission of `L` (`permissions = …`).
+#[derive(Debug, Clone, Copy)]
+pub struct AllPermissions<L>(PhantomData<L>);
+
+impl<L: StrList> Requirement for AllPermissions<L> {
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        let granted = |is: &dyn Fn(&str) -> bool| {
+            auth.org()
+                .is_some_and(|org| org.permissions().iter().any(|p| is(p)))
+        };
+        L::all(&granted)
+            .then_some(())
+            .ok_or(Reason::MissingPermission)
+    }
+}

@@ -1,0 +1,648 @@
+//! A local Clerk issuer for tests and demos (feature `testing`).
+//!
+//! [`TestIssuer`] generates an RSA key, serves its JWKS over loopback HTTP
+//! (counting fetches, and able to fail, hang or rotate on demand), and mints
+//! session tokens in Clerk's v1 or v2 claim shape.
+//!
+//! ```no_run
+//! use clerk_guard::testing::TestIssuer;
+//! use clerk_guard::{ClerkLayer, ClerkVerifier};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let issuer = TestIssuer::start().await?;
+//! let verifier = ClerkVerifier::new(issuer.config().build()?)?;
+//! let token = issuer.token().subject("user_1").roles(["admin"]).sign();
+//! let auth = verifier.verify(&token).await?;
+//! assert!(auth.has_role("admin"));
+//! assert_eq!(issuer.fetch_count(), 1);
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{self, KeyPair as _};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use crate::config::ClerkConfigBuilder;
+use crate::ClerkConfig;
+
+const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// An RSA key pair that signs test tokens.
+///
+/// ```no_run
+/// let foreign = clerk_guard::testing::TestKey::generate("attacker");
+/// assert_eq!(foreign.kid(), "attacker");
+/// ```
+pub struct TestKey {
+    kid: String,
+    pair: KeyPair,
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+impl std::fmt::Debug for TestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestKey {
+    /// A fresh 2048-bit key named `kid`.
+    ///
+    /// ```no_run
+    /// let key = clerk_guard::testing::TestKey::generate("ins_test_1");
+    /// ```
+    pub fn generate(kid: impl Into<String>) -> Self {
+        Self::generate_with_size(kid, 2048)
+    }
+
+    /// A fresh key of 2048, 3072 or 4096 bits (others give 2048).
+    ///
+    /// ```no_run
+    /// let key = clerk_guard::testing::TestKey::generate_with_size("big", 4096);
+    /// ```
+    pub fn generate_with_size(kid: impl Into<String>, bits: usize) -> Self {
+        let size = match bits {
+            3072 => KeySize::Rsa3072,
+            4096 => KeySize::Rsa4096,
+            _ => KeySize::Rsa2048,
+        };
+        #[allow(clippy::expect_used)] // test kit: key generation cannot fail on a working system
+        let pair = KeyPair::generate(size).expect("RSA key generation");
+        let public = pair.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        Self {
+            kid: kid.into(),
+            pair,
+            n,
+            e,
+        }
+    }
+
+    /// The key id carried in the JWKS and in tokens' `kid`.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK (`kty` RSA, `use` sig, `alg` RS256).
+    ///
+    /// ```no_run
+    /// let jwk = clerk_guard::testing::TestKey::generate("k").jwk();
+    /// assert_eq!(jwk["kty"], "RSA");
+    /// ```
+    pub fn jwk(&self) -> Value {
+        json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid,
+            "n": B64URL.encode(&self.n), "e": B64URL.encode(&self.e),
+        })
+    }
+
+    /// The public key as an SPKI PEM (`-----BEGIN PUBLIC KEY-----`), the
+    /// format of `CLERK_JWT_KEY`.
+    ///
+    /// ```no_run
+    /// let pem = clerk_guard::testing::TestKey::generate("k").public_key_pem();
+    /// assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    /// ```
+    pub fn public_key_pem(&self) -> String {
+        let components = PublicKeyComponents {
+            n: self.n.as_slice(),
+            e: self.e.as_slice(),
+        };
+        #[allow(clippy::expect_used)] // the components come from a generated key
+        let der = components.as_der().expect("SPKI encoding");
+        let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
+    }
+
+    /// The DER bytes of the public key (PKCS#1), e.g. to forge an HS256 token
+    /// that uses the public key as its HMAC secret.
+    pub fn public_key_der(&self) -> Vec<u8> {
+        crate::keys::rsa_public_key_der(&self.n, &self.e)
+    }
+
+    fn sign(&self, alg: &TestAlg, message: &[u8]) -> Vec<u8> {
+        let padding: &'static dyn signature::RsaEncoding = match alg {
+            TestAlg::Rs256 => &signature::RSA_PKCS1_SHA256,
+            TestAlg::Rs384 => &signature::RSA_PKCS1_SHA384,
+            TestAlg::Rs512 => &signature::RSA_PKCS1_SHA512,
+            TestAlg::Ps256 => &signature::RSA_PSS_SHA256,
+            TestAlg::Hs256(secret) => {
+                let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+                return aws_lc_rs::hmac::sign(&key, message).as_ref().to_vec();
+            }
+            TestAlg::None => return Vec::new(),
+        };
+        let mut sig = vec![0; self.pair.public_modulus_len()];
+        #[allow(clippy::expect_used)] // signing with a valid key and buffer cannot fail
+        self.pair
+            .sign(padding, &SystemRandom::new(), message, &mut sig)
+            .expect("RSA signing");
+        sig
+    }
+}
+
+/// How a test token is signed; anything but RS256/384/512 must be refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TestAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (Clerk's algorithm).
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+    /// RSASSA-PSS with SHA-256 (`PS256`).
+    Ps256,
+    /// HMAC-SHA256 with the given secret (`HS256`), the key-confusion attack.
+    Hs256(Vec<u8>),
+    /// `alg: none` with an empty signature.
+    None,
+}
+
+impl TestAlg {
+    fn name(&self) -> &'static str {
+        match self {
+            TestAlg::Rs256 => "RS256",
+            TestAlg::Rs384 => "RS384",
+            TestAlg::Rs512 => "RS512",
+            TestAlg::Ps256 => "PS256",
+            TestAlg::Hs256(_) => "HS256",
+            TestAlg::None => "none",
+        }
+    }
+}
+
+/// What the test JWKS endpoint answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwksMode {
+    /// The current key set (the default).
+    Serve,
+    /// This status with an empty body (the JWKS is down).
+    Status(u16),
+    /// Never answers (a hung upstream; the verifier's timeout must fire).
+    Hang,
+    /// This body verbatim, with status 200.
+    Body(String),
+}
+
+/// The claim shape of a minted token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimShape {
+    /// `org_id`, `org_slug`, `org_role`, `org_permissions`.
+    V1,
+    /// `v: 2`, `o: {id, slg, rol, per, fpm}`, `fea` (Clerk's current shape).
+    V2,
+}
+
+struct IssuerState {
+    keys: Mutex<Vec<Arc<TestKey>>>,
+    signing: Mutex<Arc<TestKey>>,
+    mode: Mutex<JwksMode>,
+    delay: Mutex<Duration>,
+    fetches: AtomicUsize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A local Clerk instance: a key, a JWKS endpoint on `127.0.0.1`, a token minter.
+///
+/// The server stops when the issuer is dropped.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let issuer = clerk_guard::testing::TestIssuer::start().await?;
+/// println!("JWKS at {}", issuer.jwks_url());
+/// # Ok(()) }
+/// ```
+pub struct TestIssuer {
+    state: Arc<IssuerState>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TestIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestIssuer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TestIssuer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestIssuer {
+    /// Generates a key (`kid` `ins_test_1`) and serves its JWKS on a free
+    /// loopback port, at `/.well-known/jwks.json` and `/v1/jwks`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let issuer = clerk_guard::testing::TestIssuer::start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Like [`start`](Self::start), on a chosen address (e.g. `127.0.0.1:4000`).
+    pub async fn start_on(addr: &str) -> std::io::Result<Self> {
+        let key = Arc::new(TestKey::generate("ins_test_1"));
+        let state = Arc::new(IssuerState {
+            keys: Mutex::new(vec![Arc::clone(&key)]),
+            signing: Mutex::new(key),
+            mode: Mutex::new(JwksMode::Serve),
+            delay: Mutex::new(Duration::ZERO),
+            fetches: AtomicUsize::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::clone(&state);
+        let app = Router::new()
+            .route("/.well-known/jwks.json", get(serve_jwks))
+            .route("/v1/jwks", get(serve_jwks))
+            .with_state(shared);
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "test JWKS server stopped");
+            }
+        });
+        Ok(Self {
+            state,
+            addr,
+            server,
+        })
+    }
+
+    /// The issuer URL tokens carry in `iss` (`http://127.0.0.1:<port>`).
+    pub fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The JWKS endpoint.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.issuer())
+    }
+
+    /// A configuration builder pointing at this issuer (JWKS URL and issuer);
+    /// add options, then `build()`.
+    ///
+    /// ```no_run
+    /// # async fn demo(issuer: clerk_guard::testing::TestIssuer) {
+    /// let config = issuer.config().clock_skew(std::time::Duration::ZERO).build().unwrap();
+    /// # }
+    /// ```
+    pub fn config(&self) -> ClerkConfigBuilder {
+        ClerkConfig::builder()
+            .jwks_url(self.jwks_url())
+            .issuer(self.issuer())
+    }
+
+    /// How many times the JWKS endpoint was requested.
+    pub fn fetch_count(&self) -> usize {
+        self.state.fetches.load(Ordering::SeqCst)
+    }
+
+    /// Changes what the JWKS endpoint answers from now on.
+    pub fn set_mode(&self, mode: JwksMode) {
+        *lock(&self.state.mode) = mode;
+    }
+
+    /// Delays every JWKS answer (to make concurrent cold requests overlap).
+    pub fn set_delay(&self, delay: Duration) {
+        *lock(&self.state.delay) = delay;
+    }
+
+    /// The key that signs new tokens.
+    pub fn signing_key(&self) -> Arc<TestKey> {
+        Arc::clone(&lock(&self.state.signing))
+    }
+
+    /// Rotates: a new key `kid` signs from now on and is published beside the
+    /// old ones.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: clerk_guard::testing::TestIssuer) {
+    /// issuer.rotate("ins_test_2");
+    /// issuer.retire("ins_test_1");
+    /// # }
+    /// ```
+    pub fn rotate(&self, kid: impl Into<String>) -> Arc<TestKey> {
+        let key = Arc::new(TestKey::generate(kid));
+        lock(&self.state.keys).push(Arc::clone(&key));
+        *lock(&self.state.signing) = Arc::clone(&key);
+        key
+    }
+
+    /// Stops publishing the key `kid`.
+    pub fn retire(&self, kid: &str) {
+        lock(&self.state.keys).retain(|k| k.kid != kid);
+    }
+
+    /// Publishes an extra JWK as-is (a weak or non-RSA key, say).
+    pub fn publish_raw_jwk(&self, jwk: Value) {
+        let mut jwks = self.jwks();
+        if let Some(keys) = jwks["keys"].as_array_mut() {
+            keys.push(jwk);
+        }
+        self.set_mode(JwksMode::Body(jwks.to_string()));
+    }
+
+    /// The JWKS document currently published.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = lock(&self.state.keys).iter().map(|k| k.jwk()).collect();
+        json!({ "keys": keys })
+    }
+
+    /// A token builder with Clerk-like defaults: `sub` `user_test`, `sid`
+    /// `sess_test`, `iss` this issuer, `azp` `http://localhost:3000`, `iat`
+    /// and `nbf` now, `exp` in 60 s, v2 shape, signed RS256 by the current key.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token()
+    ///     .subject("user_2")
+    ///     .org("org_1", "acme", "admin")
+    ///     .permissions(["org:billing:manage"])
+    ///     .sign();
+    /// # }
+    /// ```
+    pub fn token(&self) -> TokenBuilder {
+        TokenBuilder::new(self.issuer(), self.signing_key())
+    }
+}
+
+async fn serve_jwks(
+    axum::extract::State(state): axum::extract::State<Arc<IssuerState>>,
+) -> Response {
+    state.fetches.fetch_add(1, Ordering::SeqCst);
+    let delay = *lock(&state.delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mode = lock(&state.mode).clone();
+    match mode {
+        JwksMode::Serve => {
+            let keys: Vec<Value> = lock(&state.keys).iter().map(|k| k.jwk()).collect();
+            axum::Json(json!({ "keys": keys })).into_response()
+        }
+        JwksMode::Status(code) => StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
+        JwksMode::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        JwksMode::Body(body) => ([("content-type", "application/json")], body).into_response(),
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Builds and signs one session token; see [`TestIssuer::token`].
+///
+/// ```no_run
+/// # fn demo(issuer: clerk_guard::testing::TestIssuer) {
+/// use clerk_guard::testing::ClaimShape;
+/// let expired = issuer.token().expired().sign();
+/// let v1_member = issuer.token().shape(ClaimShape::V1).org("org_1", "acme", "member").sign();
+/// let forged = issuer.token().header("alg", "none").sign();
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TokenBuilder {
+    key: Arc<TestKey>,
+    alg: TestAlg,
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    shape: ClaimShape,
+    org: Option<(String, String, String)>,
+    permissions: Vec<String>,
+}
+
+impl TokenBuilder {
+    fn new(issuer: String, key: Arc<TestKey>) -> Self {
+        let now = now();
+        let header = match json!({ "alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": "cl_B7d4PD111AAA" })
+        {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        let claims = match json!({
+            "sub": "user_test", "sid": "sess_test", "iss": issuer, "azp": "http://localhost:3000",
+            "iat": now, "nbf": now, "exp": now + 60, "sts": "active",
+        }) {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Self {
+            key,
+            alg: TestAlg::Rs256,
+            header,
+            claims,
+            shape: ClaimShape::V2,
+            org: None,
+            permissions: Vec::new(),
+        }
+    }
+
+    /// The user id (`sub`).
+    pub fn subject(self, sub: &str) -> Self {
+        self.claim("sub", sub)
+    }
+    /// The session id (`sid`).
+    pub fn session_id(self, sid: &str) -> Self {
+        self.claim("sid", sid)
+    }
+    /// The authorized party (`azp`).
+    pub fn azp(self, azp: &str) -> Self {
+        self.claim("azp", azp)
+    }
+    /// The issuer (`iss`).
+    pub fn iss(self, iss: &str) -> Self {
+        self.claim("iss", iss)
+    }
+    /// Application roles, as the custom claim `roles` (an array).
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(self, roles: I) -> Self {
+        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
+        self.claim("roles", roles)
+    }
+    /// The session status `pending` (`sts`).
+    pub fn pending(self) -> Self {
+        self.claim("sts", "pending")
+    }
+    /// The active organization: id, slug, role (`admin` or `org:admin`).
+    pub fn org(mut self, id: &str, slug: &str, role: &str) -> Self {
+        self.org = Some((id.into(), slug.into(), role.into()));
+        self
+    }
+    /// Organization permissions, `org:<feature>:<permission>` each; encoded
+    /// as `org_permissions` (v1) or `fea` + `o.per` + `o.fpm` (v2).
+    pub fn permissions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, perms: I) -> Self {
+        self.permissions = perms.into_iter().map(Into::into).collect();
+        self
+    }
+    /// v1 or v2 claim shape (default v2).
+    pub fn shape(mut self, shape: ClaimShape) -> Self {
+        self.shape = shape;
+        self
+    }
+    /// `exp` this many seconds from now (negative: in the past).
+    pub fn expires_in(self, seconds: i64) -> Self {
+        self.claim("exp", now() + seconds)
+    }
+    /// `nbf` this many seconds from now.
+    pub fn not_before_in(self, seconds: i64) -> Self {
+        self.claim("nbf", now() + seconds)
+    }
+    /// `iat` this many seconds from now.
+    pub fn issued_at_in(self, seconds: i64) -> Self {
+        self.claim("iat", now() + seconds)
+    }
+    /// Expired two minutes ago (issued five minutes ago).
+    pub fn expired(self) -> Self {
+        self.issued_at_in(-300).not_before_in(-300).expires_in(-120)
+    }
+    /// Valid only from two minutes from now.
+    pub fn not_yet_valid(self) -> Self {
+        self.not_before_in(120)
+    }
+    /// Any claim, replacing the default (any JSON value, of any type).
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.to_owned(), value.into());
+        self
+    }
+    /// Removes a claim (including a default one).
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+    /// Any header field, replacing the default (`alg` here only changes the
+    /// label; use [`alg`](Self::alg) to change how it is signed).
+    pub fn header(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.header.insert(name.to_owned(), value.into());
+        self
+    }
+    /// Removes a header field (`kid`, `typ`, …).
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.header.remove(name);
+        self
+    }
+    /// Signs with `alg` and labels the header with it.
+    pub fn alg(mut self, alg: TestAlg) -> Self {
+        self.header.insert("alg".into(), alg.name().into());
+        self.alg = alg;
+        self
+    }
+    /// Signs with another key (its `kid` is used unless a `kid` header is set
+    /// afterwards).
+    pub fn signed_with(mut self, key: Arc<TestKey>) -> Self {
+        self.header.insert("kid".into(), key.kid.clone().into());
+        self.key = key;
+        self
+    }
+
+    fn org_claims(&self, claims: &mut Map<String, Value>) {
+        let Some((id, slug, role)) = &self.org else {
+            return;
+        };
+        match self.shape {
+            ClaimShape::V1 => {
+                let role = if role.starts_with("org:") {
+                    role.clone()
+                } else {
+                    format!("org:{role}")
+                };
+                claims.insert("org_id".into(), id.clone().into());
+                claims.insert("org_slug".into(), slug.clone().into());
+                claims.insert("org_role".into(), role.into());
+                claims.insert("org_permissions".into(), self.permissions.clone().into());
+            }
+            ClaimShape::V2 => {
+                let mut features: Vec<&str> = Vec::new();
+                let mut perms: Vec<&str> = Vec::new();
+                let mut masks: Vec<u64> = Vec::new();
+                for p in &self.permissions {
+                    let mut parts = p.splitn(3, ':');
+                    let (Some(_), Some(feature), Some(perm)) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
+                        continue;
+                    };
+                    let fi = features
+                        .iter()
+                        .position(|f| *f == feature)
+                        .unwrap_or_else(|| {
+                            features.push(feature);
+                            masks.push(0);
+                            features.len() - 1
+                        });
+                    let pi = perms.iter().position(|q| *q == perm).unwrap_or_else(|| {
+                        perms.push(perm);
+                        perms.len() - 1
+                    });
+                    masks[fi] |= 1 << pi;
+                }
+                let fea: Vec<String> = features.iter().map(|f| format!("o:{f}")).collect();
+                let fpm: Vec<String> = masks.iter().map(u64::to_string).collect();
+                claims.insert("fea".into(), fea.join(",").into());
+                claims.insert(
+                    "o".into(),
+                    json!({
+                        "id": id, "slg": slug, "rol": role.strip_prefix("org:").unwrap_or(role),
+                        "per": perms.join(","), "fpm": fpm.join(","),
+                    }),
+                );
+            }
+        }
+    }
+
+    /// The signed token, `header.payload.signature`.
+    pub fn sign(&self) -> String {
+        let mut claims = self.claims.clone();
+        if self.shape == ClaimShape::V2 {
+            claims.entry("v").or_insert(2.into());
+        }
+        self.org_claims(&mut claims);
+        let header = B64URL.encode(Value::Object(self.header.clone()).to_string());
+        let payload = B64URL.encode(Value::Object(claims).to_string());
+        let message = format!("{header}.{payload}");
+        let signature = B64URL.encode(self.key.sign(&self.alg, message.as_bytes()));
+        format!("{message}.{signature}")
+    }
+}

@@ -1,0 +1,484 @@
+//! Turning a request's token into a [`ClerkAuth`], by Clerk's rules.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{header, HeaderMap};
+use base64::Engine as _;
+use once_cell::sync::OnceCell;
+use serde::Deserialize;
+
+use crate::claims::ClerkAuth;
+use crate::config::{ClerkConfig, ConfigError, KeySource};
+use crate::keys::{JwksCache, RsaAlgorithm, VerificationKey};
+use crate::rejection::{AuthRejection, Reason};
+
+/// Clerk's session token category, and the category that asks verifiers to
+/// ignore it.
+const SESSION_CATEGORIES: [&str; 2] = ["cl_B7d4PD111AAA", "cl_I7d4PD111III"];
+
+/// Where a verifier's keys come from.
+#[derive(Debug)]
+enum Keys {
+    Static(Arc<VerificationKey>),
+    Jwks(Arc<JwksCache>),
+}
+
+impl Keys {
+    /// The key for `kid` without I/O, if the cache already holds it.
+    fn cached(&self, kid: &str) -> Option<Arc<VerificationKey>> {
+        match self {
+            Keys::Static(key) => Some(Arc::clone(key)),
+            Keys::Jwks(cache) => cache.cached(kid),
+        }
+    }
+
+    async fn key(&self, kid: &str) -> Result<Arc<VerificationKey>, Reason> {
+        match self {
+            Keys::Static(key) => Ok(Arc::clone(key)),
+            Keys::Jwks(cache) => cache.key(kid).await,
+        }
+    }
+}
+
+/// A verified token remembered with the key that verified it.
+#[derive(Clone)]
+struct CachedToken {
+    auth: ClerkAuth,
+    key: Arc<VerificationKey>,
+    kid: Arc<str>,
+}
+
+type TokenCache = quick_cache::sync::Cache<Box<str>, CachedToken>;
+
+/// Verifies Clerk session tokens: key lookup, signature, claims.
+///
+/// Cheap to clone (one `Arc`). Most apps never build one: the global verifier
+/// is created from the environment on first use. Build one to give a router
+/// its own configuration:
+///
+/// ```no_run
+/// use axum::{routing::get, Extension, Router};
+/// use clerk_guard::{ClerkConfig, ClerkVerifier};
+///
+/// # async fn handler() {}
+/// let verifier = ClerkVerifier::new(
+///     ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build()?,
+/// )?;
+/// // Every extractor and #[clerk_protected] handler below uses this verifier.
+/// let app: Router = Router::new().route("/", get(handler)).layer(Extension(verifier));
+/// # Ok::<(), clerk_guard::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct ClerkVerifier(Arc<VerifierInner>);
+
+struct VerifierInner {
+    config: ClerkConfig,
+    keys: Keys,
+    tokens: Option<TokenCache>,
+}
+
+impl fmt::Debug for ClerkVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClerkVerifier")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow)]
+    alg: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    kid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    typ: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    cat: Option<std::borrow::Cow<'a, str>>,
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+fn invalid(detail: &'static str) -> AuthRejection {
+    AuthRejection::with_detail(Reason::TokenInvalid, detail)
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl ClerkVerifier {
+    /// A verifier for `config`. No network traffic happens here: keys are
+    /// fetched on the first request.
+    ///
+    /// ```
+    /// use clerk_guard::{ClerkConfig, ClerkVerifier};
+    /// let config = ClerkConfig::builder().jwks_url("https://x.example/.well-known/jwks.json").build()?;
+    /// let verifier = ClerkVerifier::new(config)?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
+        let keys = match &config.key_source {
+            KeySource::Pem(key) => Keys::Static(Arc::clone(key)),
+            KeySource::Jwks { url } => {
+                Keys::Jwks(Arc::new(JwksCache::new(&config, url.clone(), None)?))
+            }
+            KeySource::BackendApi { url, secret_key } => Keys::Jwks(Arc::new(JwksCache::new(
+                &config,
+                url.clone(),
+                Some(secret_key),
+            )?)),
+        };
+        let tokens =
+            (config.token_cache_capacity > 0).then(|| TokenCache::new(config.token_cache_capacity));
+        Ok(Self(Arc::new(VerifierInner {
+            config,
+            keys,
+            tokens,
+        })))
+    }
+
+    /// The configuration this verifier applies.
+    ///
+    /// ```
+    /// # let verifier = clerk_guard::ClerkVerifier::new(clerk_guard::ClerkConfig::builder().jwks_url("https://x.example/j").build().unwrap()).unwrap();
+    /// assert_eq!(verifier.config().clock_skew().as_secs(), 5);
+    /// ```
+    pub fn config(&self) -> &ClerkConfig {
+        &self.0.config
+    }
+
+    /// Finds the token of a request (the `Authorization: Bearer` header, then
+    /// the `__session` cookie) and verifies it.
+    ///
+    /// ```no_run
+    /// # async fn f(verifier: clerk_guard::ClerkVerifier, headers: axum::http::HeaderMap) {
+    /// match verifier.authenticate(&headers).await {
+    ///     Ok(auth) => println!("signed in as {}", auth.user_id()),
+    ///     Err(rejection) => println!("refused: {}", rejection.reason()),
+    /// }
+    /// # }
+    /// ```
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<ClerkAuth, AuthRejection> {
+        let token = token_from_headers(headers).map_err(|r| self.rejection(r))?;
+        self.verify(token).await
+    }
+
+    /// Verifies one session token by every rule of Clerk's SDKs.
+    ///
+    /// ```no_run
+    /// # async fn f(verifier: clerk_guard::ClerkVerifier, token: &str) {
+    /// let auth = verifier.verify(token).await;
+    /// # }
+    /// ```
+    pub async fn verify(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
+        let result = match self.cached(token) {
+            Some(auth) => Ok(auth),
+            None => self.verify_uncached(token).await,
+        };
+        result
+            .and_then(|auth| self.check_session(auth))
+            .map_err(|r| self.rejection(r))
+    }
+
+    fn rejection(&self, rejection: AuthRejection) -> AuthRejection {
+        rejection.rendered_by(self.0.config.rejection.as_ref())
+    }
+
+    /// A remembered verification, if its key is still current and its time
+    /// claims still hold. Anything else falls through to a full verification.
+    fn cached(&self, token: &str) -> Option<ClerkAuth> {
+        let tokens = self.0.tokens.as_ref()?;
+        let entry = tokens.get(token)?;
+        let key_current = self
+            .0
+            .keys
+            .cached(&entry.kid)
+            .is_some_and(|key| Arc::ptr_eq(&key, &entry.key));
+        if !key_current || self.check_times(&entry.auth).is_err() {
+            tokens.remove(token);
+            return None;
+        }
+        Some(entry.auth)
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
+        let config = &self.0.config;
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(invalid("not three dot-separated segments"));
+        };
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header_json = b64
+            .decode(header_b64)
+            .map_err(|_| invalid("header is not base64url"))?;
+        let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
+            .map_err(|_| invalid("header is not a JSON object"))?;
+        let alg = header
+            .alg
+            .as_deref()
+            .and_then(RsaAlgorithm::from_header)
+            .ok_or_else(|| {
+                AuthRejection::with_detail(
+                    Reason::TokenInvalidAlgorithm,
+                    "alg is not RS256, RS384 or RS512",
+                )
+            })?;
+        let kid = header
+            .kid
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| invalid("kid is missing"))?;
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(invalid("typ is not JWT"));
+        }
+        if header
+            .cat
+            .as_deref()
+            .is_some_and(|cat| !SESSION_CATEGORIES.contains(&cat))
+        {
+            return Err(invalid("cat is not a session token category"));
+        }
+        if header.crit.is_some() {
+            return Err(invalid("crit header extensions are not supported"));
+        }
+        let signature = b64
+            .decode(signature_b64)
+            .map_err(|_| invalid("signature is not base64url"))?;
+        let key = self.0.keys.key(kid).await.map_err(AuthRejection::new)?;
+        let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        if !key.verify(alg, signed, &signature) {
+            return Err(AuthRejection::new(Reason::TokenInvalidSignature));
+        }
+        let payload = b64
+            .decode(payload_b64)
+            .map_err(|_| invalid("payload is not base64url"))?;
+        let auth = ClerkAuth::from_payload(&payload, token, &config.role_claims)?;
+        self.check_times(&auth)?;
+        self.check_parties(&auth)?;
+        if let Some(tokens) = &self.0.tokens {
+            tokens.insert(
+                token.into(),
+                CachedToken {
+                    auth: auth.clone(),
+                    key,
+                    kid: kid.into(),
+                },
+            );
+        }
+        Ok(auth)
+    }
+
+    fn check_times(&self, auth: &ClerkAuth) -> Result<(), AuthRejection> {
+        let skew = self.0.config.clock_skew.as_secs_f64();
+        let now = now_seconds();
+        let (exp, nbf, iat) = auth.times();
+        if exp <= now - skew {
+            return Err(AuthRejection::new(Reason::TokenExpired));
+        }
+        if nbf.is_some_and(|nbf| nbf > now + skew) {
+            return Err(AuthRejection::new(Reason::TokenNotActiveYet));
+        }
+        if iat.is_some_and(|iat| iat > now + skew) {
+            return Err(AuthRejection::new(Reason::TokenIatInTheFuture));
+        }
+        Ok(())
+    }
+
+    fn check_parties(&self, auth: &ClerkAuth) -> Result<(), AuthRejection> {
+        let config = &self.0.config;
+        if let Some(expected) = &config.issuer {
+            if auth.issuer() != Some(expected.as_str()) {
+                return Err(AuthRejection::new(Reason::TokenInvalidIssuer));
+            }
+        }
+        if !config.authorized_parties.is_empty() {
+            let listed = auth
+                .authorized_party()
+                .is_some_and(|azp| config.authorized_parties.iter().any(|p| p == azp));
+            if !listed {
+                return Err(AuthRejection::new(Reason::TokenInvalidAuthorizedParties));
+            }
+        }
+        if !config.audience.is_empty() {
+            let accepted = |aud: &str| config.audience.iter().any(|a| a == aud);
+            let ok = match auth.claim("aud") {
+                Some(serde_json::Value::String(aud)) => accepted(aud),
+                Some(serde_json::Value::Array(auds)) => auds
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .any(accepted),
+                _ => false,
+            };
+            if !ok {
+                return Err(AuthRejection::new(Reason::TokenInvalidAudience));
+            }
+        }
+        Ok(())
+    }
+
+    /// Session rules checked on every use, cached or not.
+    fn check_session(&self, auth: ClerkAuth) -> Result<ClerkAuth, AuthRejection> {
+        if auth.session_status() == Some("pending") && !self.0.config.accept_pending_sessions {
+            return Err(AuthRejection::new(Reason::SessionPending));
+        }
+        Ok(auth)
+    }
+}
+
+/// The token of a request: `Authorization: Bearer <token>` (scheme matched
+/// case-insensitively; only the first `Authorization` header is read), else
+/// the `__session` cookie. An empty bearer counts as no token.
+pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthRejection> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| invalid("Authorization header is not visible ASCII"))?;
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+            if rest.contains(char::is_whitespace) || rest.starts_with(' ') {
+                return Err(invalid("Authorization header is not `Bearer <token>`"));
+            }
+            return Ok(rest);
+        }
+    }
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((name, token)) = pair.trim().split_once('=') {
+                if name == "__session" && !token.is_empty() {
+                    return Ok(token);
+                }
+            }
+        }
+    }
+    Err(AuthRejection::new(Reason::TokenMissing))
+}
+
+static GLOBAL: OnceCell<Result<ClerkVerifier, ConfigError>> = OnceCell::new();
+
+/// Creates the process-wide verifier from `config`. Call it once at startup,
+/// before serving; without it the verifier is built from the environment
+/// ([`ClerkConfig::from_env`]) on first use.
+///
+/// ```no_run
+/// let config = clerk_guard::ClerkConfig::builder()
+///     .publishable_key(std::env::var("CLERK_PUBLISHABLE_KEY").unwrap_or_default())
+///     .build()?;
+/// clerk_guard::init(config)?;
+/// # Ok::<(), clerk_guard::ConfigError>(())
+/// ```
+pub fn init(config: ClerkConfig) -> Result<ClerkVerifier, ConfigError> {
+    let verifier = ClerkVerifier::new(config)?;
+    let mut created = false;
+    GLOBAL.get_or_init(|| {
+        created = true;
+        Ok(verifier.clone())
+    });
+    if created {
+        Ok(verifier)
+    } else {
+        Err(ConfigError::AlreadyInitialised)
+    }
+}
+
+/// The process-wide verifier, created from the environment on first use.
+/// A configuration error is returned (and logged once) rather than panicking;
+/// requests then answer 503 `configuration-invalid`.
+///
+/// ```no_run
+/// match clerk_guard::global() {
+///     Ok(verifier) => println!("{:?}", verifier.config().issuer()),
+///     Err(e) => eprintln!("Clerk is not configured: {e}"),
+/// }
+/// ```
+pub fn global() -> Result<&'static ClerkVerifier, &'static ConfigError> {
+    GLOBAL
+        .get_or_init(|| {
+            let verifier = ClerkConfig::from_env().and_then(ClerkVerifier::new);
+            if let Err(e) = &verifier {
+                tracing::error!(error = %e, "clerk-guard: the global verifier could not be configured");
+            }
+            verifier
+        })
+        .as_ref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn token_sources_and_precedence() {
+        let reason = |h: &[(&str, &str)]| {
+            token_from_headers(&headers(h))
+                .map(str::to_owned)
+                .map_err(|r| r.reason())
+        };
+        assert_eq!(
+            reason(&[("authorization", "Bearer abc")]),
+            Ok("abc".to_owned())
+        );
+        assert_eq!(
+            reason(&[("authorization", "bEaReR abc")]),
+            Ok("abc".to_owned())
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer ")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer  abc")]),
+            Err(Reason::TokenInvalid)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Basic abc")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer h"), ("cookie", "__session=c")]),
+            Ok("h".to_owned())
+        );
+        assert_eq!(
+            reason(&[("authorization", "Basic x"), ("cookie", "a=b; __session=c")]),
+            Ok("c".to_owned())
+        );
+        assert_eq!(
+            reason(&[("cookie", "__session=")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("cookie", "__session_x=1")]),
+            Err(Reason::TokenMissing)
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Runnable examples of clerk-guard; see the `[[example]]` targets.
