@@ -518,6 +518,7 @@ mod der {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 pub(crate) use der::rsa_public_key as rsa_public_key_der;
 
 #[cfg(test)]

@@ -1,1 +1,218 @@
-//! End-to-end tests of clerk-guard live in `tests/`.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test support: a failed set-up should stop the test
+
+//! Helpers for clerk-guard's end-to-end tests: a real axum app on a loopback
+//! port, protected by `#[clerk_protected]`, verifying against a real
+//! [`TestIssuer`] JWKS server. Nothing in the verification path is mocked.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use clerk_guard::testing::TestIssuer;
+use clerk_guard::{clerk_protected, ClerkAuth, ClerkConfigBuilder, ClerkVerifier};
+use serde_json::{json, Value};
+
+/// Starts `router` on `127.0.0.1:<free port>` and returns its base URL.
+pub async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    format!("http://{addr}")
+}
+
+/// One HTTP answer, decoded.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// `WWW-Authenticate`, if sent.
+    pub challenge: Option<String>,
+    /// `Retry-After`, if sent.
+    pub retry_after: Option<String>,
+    /// The body as JSON (`Value::Null` if it is not JSON).
+    pub body: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The `reason` field of a rejection body.
+    pub fn reason(&self) -> &str {
+        self.body["reason"].as_str().unwrap_or("")
+    }
+}
+
+/// Sends a GET with `headers`.
+pub async fn fetch_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let client = reqwest::Client::new();
+    let mut request = client.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request to the test app");
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let challenge = header("www-authenticate");
+    let retry_after = header("retry-after");
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        challenge,
+        retry_after,
+        body,
+        text,
+    }
+}
+
+/// Sends a GET with `Authorization: Bearer <token>` (or nothing).
+pub async fn fetch(url: &str, token: Option<&str>) -> Reply {
+    match token {
+        Some(token) => fetch_with(url, &[("authorization", &format!("Bearer {token}"))]).await,
+        None => fetch_with(url, &[]).await,
+    }
+}
+
+#[clerk_protected]
+async fn me(auth: ClerkAuth) -> Json<Value> {
+    Json(json!({
+        "sub": auth.user_id(),
+        "sid": auth.session_id(),
+        "org_id": auth.org().map(|o| o.id()),
+        "org_role": auth.org().and_then(|o| o.role()),
+        "permissions": auth.org().map(|o| o.permissions()),
+        "roles": auth.roles(),
+        "v": auth.claims_version(),
+    }))
+}
+
+#[clerk_protected(optional)]
+async fn maybe(auth: Option<ClerkAuth>) -> Json<Value> {
+    Json(json!({ "sub": auth.as_ref().map(|a| a.user_id()) }))
+}
+
+#[clerk_protected(roles = "admin")]
+async fn admin(auth: ClerkAuth) -> String {
+    format!("admin {}", auth.user_id())
+}
+
+#[clerk_protected(roles = ["admin", "editor"])]
+async fn editors() -> &'static str {
+    "editors"
+}
+
+#[clerk_protected(org_role = "admin")]
+async fn org_admin() -> &'static str {
+    "org admin"
+}
+
+#[clerk_protected(permissions = "org:billing:manage")]
+async fn billing() -> &'static str {
+    "billing"
+}
+
+#[clerk_protected(permissions = ["org:billing:manage", "org:reports:read"])]
+async fn billing_reports() -> &'static str {
+    "billing and reports"
+}
+
+#[clerk_protected(roles = "admin", permissions = "org:billing:manage")]
+async fn admin_billing() -> &'static str {
+    "admin and billing"
+}
+
+/// A custom state type, to show guards compose with `State`.
+#[derive(Debug, Clone)]
+pub struct Db(pub &'static str);
+
+#[clerk_protected(roles = "admin")]
+async fn with_state(State(db): State<Db>, Path(id): Path<u32>, auth: ClerkAuth) -> String {
+    format!("{} {} {}", db.0, id, auth.user_id())
+}
+
+#[derive(serde::Deserialize)]
+struct Note {
+    text: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Paging {
+    page: Option<u32>,
+}
+
+#[clerk_protected]
+async fn post_note(
+    auth: ClerkAuth,
+    Query(paging): Query<Paging>,
+    Json(note): Json<Note>,
+) -> Json<Value> {
+    Json(json!({ "by": auth.user_id(), "text": note.text, "page": paging.page }))
+}
+
+async fn public() -> &'static str {
+    "public"
+}
+
+/// Every kind of protected route, with its own verifier for this config.
+pub fn router(verifier: ClerkVerifier) -> Router {
+    Router::new()
+        .route("/public", get(public))
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/admin", get(admin))
+        .route("/editors", get(editors))
+        .route("/org-admin", get(org_admin))
+        .route("/billing", get(billing))
+        .route("/billing-reports", get(billing_reports))
+        .route("/admin-billing", get(admin_billing))
+        .route("/items/{id}", get(with_state))
+        .route("/notes", post(post_note))
+        .with_state(Db("db"))
+        .layer(Extension(verifier))
+}
+
+/// A test issuer and an app verifying against it.
+#[derive(Debug)]
+pub struct TestApp {
+    /// The local Clerk issuer.
+    pub issuer: TestIssuer,
+    /// The app's base URL.
+    pub base: String,
+}
+
+impl TestApp {
+    /// An app with the issuer's default configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|config| config).await
+    }
+
+    /// An app whose configuration `customise` adjusts.
+    pub async fn start_with(
+        customise: impl FnOnce(ClerkConfigBuilder) -> ClerkConfigBuilder,
+    ) -> Self {
+        let issuer = TestIssuer::start().await.expect("test issuer");
+        let config = customise(issuer.config()).build().expect("config");
+        let verifier = ClerkVerifier::new(config).expect("verifier");
+        let base = serve(router(verifier)).await;
+        Self { issuer, base }
+    }
+
+    /// GET `path` with `token` as Bearer.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        fetch(&format!("{}{path}", self.base), token).await
+    }
+
+    /// GET `path` with raw headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        fetch_with(&format!("{}{path}", self.base), headers).await
+    }
+}

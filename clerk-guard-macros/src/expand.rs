@@ -1,0 +1,108 @@
+//! Rewriting the handler: one extractor of `clerk-guard` goes first.
+//!
+//! `#[clerk_protected(roles = "admin")] async fn f(a: A) -> R { body }`
+//! becomes `async fn f(_: Guard<AnyRole<(Str<"admin" as a type>, ())>>, a: A) -> R { body }`:
+//! the body, return type, attributes, generics and where-clause are untouched.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::{parse_quote_spanned, FnArg, ItemFn, LitStr};
+
+use crate::args::{Args, Key};
+use crate::validate::{self, Mode};
+
+/// The attribute's entry point: errors become `compile_error!`s emitted
+/// beside the unchanged item.
+pub(crate) fn clerk_protected(args: TokenStream, item: TokenStream) -> TokenStream {
+    match expand(args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let mut out = error.to_compile_error();
+            out.extend(item);
+            out
+        }
+    }
+}
+
+fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let parsed_args = syn::parse2::<Args>(args).and_then(validate::attribute);
+    let function = syn::parse2::<ItemFn>(item).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "#[clerk_protected] goes on an `async fn` axum handler (with a body)",
+        )
+    });
+    let (mode, mut function) = match (parsed_args, function) {
+        (Ok(mode), Ok(function)) => (mode, function),
+        (Err(mut a), Err(b)) => {
+            a.combine(b);
+            return Err(a);
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    validate::function(&function, &mode)?;
+    let span = Span::call_site();
+    let guard: FnArg = match &mode {
+        Mode::Optional => parse_quote_spanned! {span=>
+            _: ::clerk_guard::__private::OptionalGuard
+        },
+        Mode::Required(requirements) => {
+            let requirement = requirement_type(requirements);
+            parse_quote_spanned! {span=>
+                _: ::clerk_guard::__private::Guard<#requirement>
+            }
+        }
+    };
+    function.sig.inputs.insert(0, guard);
+    Ok(function.into_token_stream())
+}
+
+/// The requirement type: one per key, a tuple (AND) for several.
+fn requirement_type(requirements: &[(Key, Span, Vec<LitStr>)]) -> TokenStream {
+    let parts: Vec<TokenStream> = requirements
+        .iter()
+        .map(|(key, span, values)| {
+            let span = *span;
+            match key {
+                Key::Roles => {
+                    let list = str_list(values);
+                    quote_spanned!(span=> ::clerk_guard::__private::AnyRole<#list>)
+                }
+                Key::OrgRole => {
+                    let one = values.first().map(type_str).unwrap_or_default();
+                    quote_spanned!(span=> ::clerk_guard::__private::OrgRole<#one>)
+                }
+                Key::Permissions => {
+                    let list = str_list(values);
+                    quote_spanned!(span=> ::clerk_guard::__private::AllPermissions<#list>)
+                }
+            }
+        })
+        .collect();
+    match parts.as_slice() {
+        [] => quote!(::clerk_guard::__private::SignedIn),
+        [one] => one.clone(),
+        several => quote!((#(#several),*)),
+    }
+}
+
+/// `(Str<…>, (Str<…>, ()))` for a list of strings.
+fn str_list(values: &[LitStr]) -> TokenStream {
+    values.iter().rev().fold(quote!(()), |rest, value| {
+        let head = type_str(value);
+        quote_spanned!(value.span()=> (#head, #rest))
+    })
+}
+
+/// A string as a type: `Str<Ch<'a', Ch<'b', End>>>`.
+fn type_str(value: &LitStr) -> TokenStream {
+    let span = value.span();
+    let chars = value.value().chars().rev().fold(
+        quote_spanned!(span=> ::clerk_guard::__private::End),
+        |rest, c| {
+            let c = Literal::character(c);
+            quote_spanned!(span=> ::clerk_guard::__private::Ch<#c, #rest>)
+        },
+    );
+    quote_spanned!(span=> ::clerk_guard::__private::Str<#chars>)
+}

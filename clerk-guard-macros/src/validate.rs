@@ -1,0 +1,226 @@
+//! Checks that need the whole attribute or the function: duplicates, empty
+//! values, `optional` mixed with requirements, the handler's shape.
+
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, ItemFn, LitStr, PathArguments, Type};
+
+use crate::args::{Arg, Args, Key, Value};
+
+/// axum implements `Handler` for functions of at most this many extractors.
+const MAX_EXTRACTORS: usize = 16;
+
+/// A validated attribute.
+pub(crate) enum Mode {
+    Optional,
+    Required(Vec<(Key, proc_macro2::Span, Vec<LitStr>)>),
+}
+
+fn push(errors: &mut Option<syn::Error>, error: syn::Error) {
+    match errors {
+        Some(all) => all.combine(error),
+        None => *errors = Some(error),
+    }
+}
+
+fn check_string(errors: &mut Option<syn::Error>, key: Key, lit: &LitStr) {
+    let value = lit.value();
+    if value.is_empty() {
+        push(
+            errors,
+            syn::Error::new(
+                lit.span(),
+                format!("`{}` values must not be empty", key.name()),
+            ),
+        );
+    } else if value.trim() != value {
+        push(
+            errors,
+            syn::Error::new(
+                lit.span(),
+                format!(
+                    "`{}` values must not start or end with whitespace",
+                    key.name()
+                ),
+            ),
+        );
+    } else if value.contains(char::is_whitespace) && key != Key::Roles {
+        push(
+            errors,
+            syn::Error::new(
+                lit.span(),
+                format!("`{}` values contain no whitespace", key.name()),
+            ),
+        );
+    }
+}
+
+/// Validates the arguments into a [`Mode`], collecting every error.
+pub(crate) fn attribute(args: Args) -> Result<Mode, syn::Error> {
+    let mut errors = None;
+    let mut optional = None;
+    let mut requirements: Vec<(Key, proc_macro2::Span, Vec<LitStr>)> = Vec::new();
+    for arg in args.items {
+        match arg {
+            Arg::Optional(span) => {
+                if optional.is_some() {
+                    push(&mut errors, syn::Error::new(span, "duplicate `optional`"));
+                }
+                optional = Some(span);
+            }
+            Arg::Requirement {
+                key,
+                key_span,
+                value,
+            } => {
+                if requirements.iter().any(|(k, _, _)| *k == key) {
+                    push(
+                        &mut errors,
+                        syn::Error::new(key_span, format!("duplicate key `{}`", key.name())),
+                    );
+                    continue;
+                }
+                match &value {
+                    Value::List { span, items } if items.is_empty() => push(
+                        &mut errors,
+                        syn::Error::new(
+                            *span,
+                            format!("`{}` needs at least one value", key.name()),
+                        ),
+                    ),
+                    Value::List { span, .. } if key == Key::OrgRole => push(
+                        &mut errors,
+                        syn::Error::new(
+                            *span,
+                            "`org_role` takes one role: a session has one active organization role",
+                        ),
+                    ),
+                    _ => {}
+                }
+                for lit in value.strings() {
+                    check_string(&mut errors, key, lit);
+                }
+                requirements.push((
+                    key,
+                    key_span,
+                    value.strings().into_iter().cloned().collect(),
+                ));
+            }
+        }
+    }
+    if let (Some(span), Some((key, _, _))) = (optional, requirements.first()) {
+        push(
+            &mut errors,
+            syn::Error::new(
+                span,
+                format!(
+                    "`optional` cannot be combined with `{}`: an anonymous request cannot meet a requirement",
+                    key.name()
+                ),
+            ),
+        );
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None if optional.is_some() => Ok(Mode::Optional),
+        None => Ok(Mode::Required(requirements)),
+    }
+}
+
+/// How a parameter mentions `ClerkAuth`, judged by the type's last path segment.
+enum AuthParam {
+    Plain,
+    Optional,
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        Type::Paren(inner) => last_segment(&inner.elem),
+        Type::Group(inner) => last_segment(&inner.elem),
+        _ => None,
+    }
+}
+
+fn auth_param(ty: &Type) -> Option<AuthParam> {
+    let segment = last_segment(ty)?;
+    if segment.ident == "ClerkAuth" {
+        return Some(AuthParam::Plain);
+    }
+    if segment.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(GenericArgument::Type(inner))
+            if last_segment(inner).is_some_and(|s| s.ident == "ClerkAuth") =>
+        {
+            Some(AuthParam::Optional)
+        }
+        _ => None,
+    }
+}
+
+/// Checks the function the attribute is on.
+pub(crate) fn function(function: &ItemFn, mode: &Mode) -> Result<(), syn::Error> {
+    let mut errors = None;
+    let sig = &function.sig;
+    if let Some(constness) = &sig.constness {
+        push(
+            &mut errors,
+            syn::Error::new(
+                constness.span,
+                "#[clerk_protected] handlers cannot be `const fn`",
+            ),
+        );
+    }
+    if sig.asyncness.is_none() {
+        push(
+            &mut errors,
+            syn::Error::new(
+                sig.fn_token.span,
+                "#[clerk_protected] goes on an `async fn` handler",
+            ),
+        );
+    }
+    let params = sig.inputs.len();
+    if params >= MAX_EXTRACTORS {
+        push(
+            &mut errors,
+            syn::Error::new(
+                sig.inputs.span(),
+                format!(
+                    "this handler already takes {params} extractors; #[clerk_protected] adds one and axum \
+                     handlers take at most {MAX_EXTRACTORS}: group some into a struct extractor"
+                ),
+            ),
+        );
+    }
+    for input in &sig.inputs {
+        let FnArg::Typed(param) = input else { continue };
+        match (auth_param(&param.ty), mode) {
+            (Some(AuthParam::Optional), Mode::Required(_)) => push(
+                &mut errors,
+                syn::Error::new(
+                    param.ty.span(),
+                    "`Option<ClerkAuth>` is always `Some` in a protected handler: take `ClerkAuth`, \
+                     or use #[clerk_protected(optional)]",
+                ),
+            ),
+            (Some(AuthParam::Plain), Mode::Optional) => push(
+                &mut errors,
+                syn::Error::new(
+                    param.ty.span(),
+                    "with #[clerk_protected(optional)] take `Option<ClerkAuth>`: `ClerkAuth` would reject \
+                     anonymous requests",
+                ),
+            ),
+            _ => {}
+        }
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None => Ok(()),
+    }
+}
