@@ -347,9 +347,14 @@ impl JwksCache {
     pub(crate) fn cached(self: &Arc<Self>, kid: &str) -> Option<Arc<VerificationKey>> {
         let state = self.state.load();
         let keys = state.keys.as_ref()?;
-        if state.fetched_at.is_some_and(|at| at.elapsed() >= self.ttl)
-            && !self.attempted_within_cooldown(&state)
-        {
+        // Due at the TTL; a failed refresh is retried at most once per
+        // min(TTL, cooldown) while the old keys keep serving.
+        let retry_gap = self.ttl.min(self.cooldown);
+        let due = state.fetched_at.is_some_and(|at| at.elapsed() >= self.ttl)
+            && state
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= retry_gap);
+        if due {
             self.spawn_refresh(state.attempts);
         }
         keys.get(kid).cloned()

@@ -223,6 +223,7 @@ struct IssuerState {
     mode: Mutex<JwksMode>,
     delay: Mutex<Duration>,
     fetches: AtomicUsize,
+    last_authorization: Mutex<Option<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -283,6 +284,7 @@ impl TestIssuer {
             mode: Mutex::new(JwksMode::Serve),
             delay: Mutex::new(Duration::ZERO),
             fetches: AtomicUsize::new(0),
+            last_authorization: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -330,6 +332,12 @@ impl TestIssuer {
     /// How many times the JWKS endpoint was requested.
     pub fn fetch_count(&self) -> usize {
         self.state.fetches.load(Ordering::SeqCst)
+    }
+
+    /// The `Authorization` header of the last JWKS request (the Backend API
+    /// source sends the secret key as Bearer).
+    pub fn last_authorization(&self) -> Option<String> {
+        lock(&self.state.last_authorization).clone()
     }
 
     /// Changes what the JWKS endpoint answers from now on.
@@ -403,8 +411,13 @@ impl TestIssuer {
 
 async fn serve_jwks(
     axum::extract::State(state): axum::extract::State<Arc<IssuerState>>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     state.fetches.fetch_add(1, Ordering::SeqCst);
+    *lock(&state.last_authorization) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let delay = *lock(&state.delay);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -1,0 +1,44 @@
+//! A missing configuration is a clear 503 and a logged error, never a panic.
+
+use axum::routing::get;
+use axum::Router;
+use clerk_guard::{clerk_protected, ClerkAuth};
+use clerk_guard_tests::{fetch, serve};
+
+#[clerk_protected]
+async fn me(auth: ClerkAuth) -> String {
+    auth.user_id().to_owned()
+}
+
+#[clerk_protected(optional)]
+async fn maybe(auth: Option<ClerkAuth>) -> String {
+    format!("{:?}", auth.map(|a| a.user_id().to_owned()))
+}
+
+#[tokio::test]
+async fn no_configuration_answers_503_configuration_invalid() {
+    for var in [
+        "CLERK_JWT_KEY",
+        "CLERK_JWKS_URL",
+        "CLERK_PUBLISHABLE_KEY",
+        "CLERK_SECRET_KEY",
+    ] {
+        std::env::remove_var(var);
+    }
+    let err = clerk_guard::global().unwrap_err();
+    assert!(err.to_string().contains("CLERK_PUBLISHABLE_KEY"), "{err}");
+    let base = serve(
+        Router::new()
+            .route("/me", get(me))
+            .route("/maybe", get(maybe)),
+    )
+    .await;
+    for path in ["/me", "/maybe"] {
+        let reply = fetch(&format!("{base}{path}"), Some("a.b.c")).await;
+        assert_eq!(
+            (reply.status, reply.reason()),
+            (503, "configuration-invalid"),
+            "{path}"
+        );
+    }
+}
