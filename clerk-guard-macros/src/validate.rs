@@ -175,7 +175,7 @@ pub(crate) fn function(function: &ItemFn, mode: &Mode) -> Result<(), syn::Error>
             ),
         );
     }
-    if sig.asyncness.is_none() {
+    if sig.asyncness.is_none() && sig.constness.is_none() {
         push(
             &mut errors,
             syn::Error::new(
@@ -188,8 +188,8 @@ pub(crate) fn function(function: &ItemFn, mode: &Mode) -> Result<(), syn::Error>
     if params >= MAX_EXTRACTORS {
         push(
             &mut errors,
-            syn::Error::new(
-                sig.inputs.span(),
+            syn::Error::new_spanned(
+                &sig.inputs,
                 format!(
                     "this handler already takes {params} extractors; #[clerk_protected] adds one and axum \
                      handlers take at most {MAX_EXTRACTORS}: group some into a struct extractor"
@@ -202,16 +202,16 @@ pub(crate) fn function(function: &ItemFn, mode: &Mode) -> Result<(), syn::Error>
         match (auth_param(&param.ty), mode) {
             (Some(AuthParam::Optional), Mode::Required(_)) => push(
                 &mut errors,
-                syn::Error::new(
-                    param.ty.span(),
+                syn::Error::new_spanned(
+                    &param.ty,
                     "`Option<ClerkAuth>` is always `Some` in a protected handler: take `ClerkAuth`, \
                      or use #[clerk_protected(optional)]",
                 ),
             ),
             (Some(AuthParam::Plain), Mode::Optional) => push(
                 &mut errors,
-                syn::Error::new(
-                    param.ty.span(),
+                syn::Error::new_spanned(
+                    &param.ty,
                     "with #[clerk_protected(optional)] take `Option<ClerkAuth>`: `ClerkAuth` would reject \
                      anonymous requests",
                 ),

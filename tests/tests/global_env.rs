@@ -1,6 +1,8 @@
 //! The global verifier, created lazily from the environment on first use.
 //! One test per binary: the environment is process-wide.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
 use axum::routing::get;
 use axum::Router;
 use clerk_guard::testing::TestIssuer;

@@ -1,5 +1,7 @@
 //! `clerk_guard::init` configures the global verifier explicitly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
 use axum::routing::get;
 use axum::Router;
 use clerk_guard::testing::TestIssuer;

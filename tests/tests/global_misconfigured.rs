@@ -1,5 +1,7 @@
 //! A missing configuration is a clear 503 and a logged error, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
 use axum::routing::get;
 use axum::Router;
 use clerk_guard::{clerk_protected, ClerkAuth};

@@ -1,5 +1,7 @@
 //! The JWKS cache against a real JWKS server that counts its fetches.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

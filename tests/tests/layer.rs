@@ -1,6 +1,8 @@
 //! Router-wide protection with `ClerkLayer`, claims from the extensions, one
 //! verification per request, custom rejections, per-router verifiers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Extension, Router};

@@ -1,6 +1,8 @@
 //! Every verification rule of DESIGN.md, broken by a real token and sent over
 //! real HTTP to a real app verifying against a real JWKS server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
 use std::sync::Arc;
 use std::time::Duration;
 
