@@ -1,7 +1,6 @@
 //! Checks that need the whole attribute or the function: duplicates, empty
 //! values, `optional` mixed with requirements, the handler's shape.
 
-use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemFn, LitStr, PathArguments, Type};
 
 use crate::args::{Arg, Args, Key, Value};
