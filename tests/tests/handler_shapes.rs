@@ -57,8 +57,8 @@ async fn result_handler(Path(id): Path<String>, auth: ClerkAuth) -> Result<Strin
 }
 
 #[derive(serde::Deserialize)]
-struct Search {
-    q: String,
+pub struct Search {
+    pub q: String,
 }
 
 #[clerk_protected(permissions = "org:notes:write")]
