@@ -56,7 +56,8 @@ async fn result_handler(Path(id): Path<String>, auth: ClerkAuth) -> Result<Strin
     Ok(format!("{} {}", auth.user_id(), n * 2))
 }
 
-#[derive(serde::Deserialize)]
+/// The query of `body_last`.
+#[derive(Debug, serde::Deserialize)]
 pub struct Search {
     pub q: String,
 }
