@@ -1,1 +1,110 @@
-fn main() {}
+//! A protected axum API in a few lines. `cargo run --example quickstart`
+//!
+//! With Clerk settings in the environment (`CLERK_PUBLISHABLE_KEY`, …) it
+//! verifies your instance's session tokens. Without them it starts a local
+//! issuer and prints `curl` commands with tokens for every route.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use clerk_guard::{clerk_protected, ClerkAuth};
+use clerk_guard_examples::{configure, init_tracing, serve};
+use serde_json::{json, Value};
+
+async fn public() -> &'static str {
+    "anyone can read this\n"
+}
+
+/// Any signed-in user.
+#[clerk_protected]
+async fn me(auth: ClerkAuth) -> Json<Value> {
+    Json(json!({
+        "sub": auth.user_id(),
+        "sid": auth.session_id(),
+        "org_id": auth.org().map(|org| org.id()),
+        "org_role": auth.org().and_then(|org| org.role()),
+        "roles": auth.roles(),
+    }))
+}
+
+/// Signed in or not: anonymous callers get `null`.
+#[clerk_protected(optional)]
+async fn maybe(auth: Option<ClerkAuth>) -> Json<Value> {
+    Json(json!({ "sub": auth.as_ref().map(|a| a.user_id()) }))
+}
+
+/// Users with the application role `admin`.
+#[clerk_protected(roles = "admin")]
+async fn admin(auth: ClerkAuth) -> Json<Value> {
+    Json(json!({ "admin": auth.user_id() }))
+}
+
+/// Members of the active organization allowed to manage billing.
+#[clerk_protected(permissions = "org:billing:manage")]
+async fn billing(auth: ClerkAuth) -> Json<Value> {
+    Json(json!({ "billing_for": auth.org().map(|org| org.id()) }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    init_tracing();
+    let issuer = configure().await?;
+    let app = Router::new()
+        .route("/public", get(public))
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/admin", get(admin))
+        .route("/billing", get(billing));
+
+    if let Some(issuer) = &issuer {
+        let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+        let base = format!("http://127.0.0.1:{port}");
+        let hour = 3600;
+        let user = issuer.token().subject("user_plain").expires_in(hour).sign();
+        let admin = issuer
+            .token()
+            .subject("user_admin")
+            .roles(["admin"])
+            .expires_in(hour)
+            .sign();
+        let member = issuer
+            .token()
+            .subject("user_member")
+            .org("org_acme", "acme", "member")
+            .permissions(["org:billing:manage"])
+            .expires_in(hour)
+            .sign();
+        println!("\nNo Clerk settings found: the tokens below come from an embedded local issuer");
+        println!(
+            "(JWKS {}) and are valid for one hour. Paste any line:\n",
+            issuer.jwks_url()
+        );
+        println!("# no token: /public 200, /maybe 200 {{\"sub\":null}}, /me 401 token-missing");
+        for route in ["public", "maybe", "me"] {
+            println!("curl -i {base}/{route}");
+        }
+        for (who, token, expect) in [
+            (
+                "a plain user (user_plain)",
+                &user,
+                "/me 200, /maybe 200, /admin 403, /billing 403",
+            ),
+            (
+                "an admin (user_admin, role admin)",
+                &admin,
+                "/me 200, /maybe 200, /admin 200, /billing 403",
+            ),
+            (
+                "an org member with org:billing:manage (user_member)",
+                &member,
+                "/me 200, /maybe 200, /admin 403, /billing 200",
+            ),
+        ] {
+            println!("\n# {who}: {expect}");
+            for route in ["me", "maybe", "admin", "billing"] {
+                println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
+            }
+        }
+        println!();
+    }
+    serve(app, 3000).await
+}

@@ -1,1 +1,65 @@
-//! Runnable examples of clerk-guard; see the `[[example]]` targets.
+//! Shared set-up for the runnable examples: configuration from the
+//! environment, or the testing kit's local issuer when no Clerk settings are
+//! present, plus logging and serving.
+
+use std::error::Error;
+
+use clerk_guard::testing::TestIssuer;
+use clerk_guard::ClerkConfig;
+
+/// The variables that name a key source; with none of them set, the examples
+/// run against an embedded local issuer.
+pub const KEY_SOURCE_VARS: [&str; 4] = [
+    "CLERK_JWT_KEY",
+    "CLERK_JWKS_URL",
+    "CLERK_PUBLISHABLE_KEY",
+    "CLERK_SECRET_KEY",
+];
+
+/// Logs with `tracing`, honouring `RUST_LOG` (default: info, and debug for
+/// clerk_guard so rejection reasons show).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,clerk_guard=debug"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// Initialises the global verifier: from the environment when a key source
+/// is set, otherwise from a local issuer started here (returned, so the
+/// caller can mint tokens and keep it alive).
+pub async fn configure() -> Result<Option<TestIssuer>, Box<dyn Error>> {
+    let configured = KEY_SOURCE_VARS
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|value| !value.trim().is_empty()));
+    if configured {
+        clerk_guard::init(ClerkConfig::from_env()?)?;
+        tracing::info!("verifying Clerk tokens with the configuration from the environment");
+        return Ok(None);
+    }
+    let issuer = TestIssuer::start().await?;
+    clerk_guard::init(issuer.config().build()?)?;
+    tracing::info!(jwks = %issuer.jwks_url(), "no Clerk settings found: using an embedded local issuer");
+    Ok(Some(issuer))
+}
+
+/// Serves `app` on `127.0.0.1:$PORT` (default `default_port`) until Ctrl-C.
+pub async fn serve(app: axum::Router, default_port: u16) -> Result<(), Box<dyn Error>> {
+    let port = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse::<u16>()
+            .map_err(|_| format!("PORT={port} is not a port number"))?,
+        Err(_) => default_port,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            format!("cannot listen on 127.0.0.1:{port}: {e} (set PORT to use another port)")
+        })?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
