@@ -1,5 +1,109 @@
 //! Clerk authentication for axum in one attribute.
+//!
+//! ```
+//! use axum::{extract::State, routing::get, Router};
+//! use clerk_guard::{clerk_protected, ClerkAuth};
+//!
+//! #[derive(Clone)]
+//! struct Db;
+//!
+//! #[clerk_protected(roles = "admin")]
+//! async fn admin_panel(auth: ClerkAuth, State(db): State<Db>) -> String {
+//!     format!("welcome, {}", auth.user_id())
+//! }
+//!
+//! #[clerk_protected(optional)]
+//! async fn feed(auth: Option<ClerkAuth>) -> String {
+//!     auth.map_or("public feed".into(), |a| format!("feed of {}", a.user_id()))
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/admin", get(admin_panel))
+//!     .route("/feed", get(feed))
+//!     .with_state(Db);
+//! ```
+//!
+//! Each request's session token (`Authorization: Bearer`, else the
+//! `__session` cookie) is verified against your Clerk instance's JWKS by the
+//! rules of Clerk's backend SDKs: RS256/384/512 only, `kid` required, `typ`
+//! JWT, session category, signature before any claim, `exp`/`nbf`/`iat` with
+//! 5 s skew, issuer, authorized parties, audience, machine and pending
+//! sessions refused. Failures answer 401/403/503 per RFC 6750 with Clerk's
+//! reason codes ([`Reason`]).
+//!
+//! # Configuration
+//!
+//! The process-wide verifier is built on first use from the environment
+//! ([`ClerkConfig::from_env`]: `CLERK_JWT_KEY`, `CLERK_JWKS_URL`,
+//! `CLERK_PUBLISHABLE_KEY`, `CLERK_SECRET_KEY`, `CLERK_ISSUER`,
+//! `CLERK_AUTHORIZED_PARTIES`), or at startup with [`init`]. A router can
+//! carry its own [`ClerkVerifier`] as an `Extension` or through
+//! [`ClerkLayer::with_verifier`]; extractors behind it use that one.
+//!
+//! # The attribute
+//!
+//! | attribute | admits |
+//! |---|---|
+//! | `#[clerk_protected]` | any signed-in user |
+//! | `#[clerk_protected(roles = "admin")]` | users with that application role |
+//! | `#[clerk_protected(roles = ["admin", "editor"])]` | users with any of them |
+//! | `#[clerk_protected(org_role = "admin")]` | the active organization role (`admin` = `org:admin`) |
+//! | `#[clerk_protected(permissions = "org:billing:manage")]` | users with that org permission |
+//! | `#[clerk_protected(permissions = ["org:a:read", "org:b:read"])]` | users with all of them |
+//! | `#[clerk_protected(roles = "admin", permissions = "org:x:y")]` | different keys: AND |
+//! | `#[clerk_protected(optional)]` | everyone; `Option<ClerkAuth>` is `None` for anonymous or invalid tokens |
+//!
+//! Application roles come from the claims `roles`, `role`, `metadata.role`,
+//! `metadata.roles` (configurable); an organization role never counts as an
+//! application role. Role and permission strings are checked at compile time
+//! (non-empty, no surrounding whitespace); `optional` with a requirement, an
+//! unknown or repeated key, a non-async function, or `Option<ClerkAuth>` in a
+//! required handler (and `ClerkAuth` in an optional one) are compile errors.
+//!
+//! # Expansion
+//!
+//! The attribute only adds one extractor in front of the handler's own; the
+//! body, return type, attributes, generics and where-clause are untouched, so
+//! `?` and `return` mean what they meant:
+//!
+//! ```
+//! # use clerk_guard::ClerkAuth;
+//! # use clerk_guard::__private::*;
+//! // #[clerk_protected(roles = "admin")]
+//! // async fn admin(auth: ClerkAuth) -> String { … }
+//! // becomes
+//! async fn admin(
+//!     _: Guard<AnyRole<(Str<Ch<'a', Ch<'d', Ch<'m', Ch<'i', Ch<'n', End>>>>>>, ())>>,
+//!     auth: ClerkAuth,
+//! ) -> String {
+//!     auth.user_id().to_owned()
+//! }
+//! ```
+//!
+//! The requirement is spelled as a type ([`Guard`] over a [`Requirement`])
+//! so no item is generated beside the handler: it works for associated
+//! functions in `impl` blocks too. [`Guard`] verifies the token (once per
+//! request: the outcome is kept in the request extensions, so `auth:
+//! ClerkAuth` later in the list costs nothing) and checks the requirement;
+//! `optional` puts [`OptionalGuard`] first instead. By hand, name your own
+//! [`Requirement`] type and take `Guard<YourType>`.
+//!
+//! # Limits
+//!
+//! - axum handlers take at most 16 extractors; the guard is one of them.
+//! - Put `#[clerk_protected]` **above** `#[axum::debug_handler]`: attributes
+//!   expand outermost first, and `debug_handler` must see the final signature.
+//! - Only the first `Authorization` header is read. A non-Bearer scheme is
+//!   ignored (the cookie is then tried); `Bearer` with nothing after it is no token.
+//! - With a PEM key (`CLERK_JWT_KEY`) the token's `kid` must be present but
+//!   is not matched, as in Clerk's SDKs.
+//!
+//! # Testing your app
+//!
+//! The `testing` feature brings [`testing::TestIssuer`]: a local issuer with
+//! a JWKS server on loopback and a token builder for every claim shape.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![warn(missing_docs)]
 
 mod claims;
 mod config;
