@@ -131,8 +131,8 @@ impl Reason {
         }
     }
 
-    /// Whether the token itself is the problem (a 401 other than "no token").
-    /// Optional authentication treats these as signed out.
+    /// Whether authentication could not be attempted at all (503: no keys,
+    /// no configuration). Never treated as signed out.
     pub(crate) fn is_unavailable(self) -> bool {
         self.status().as_u16() == 503
     }
