@@ -100,7 +100,7 @@
 //!
 //! # Testing your app
 //!
-//! The `testing` feature brings [`testing::TestIssuer`]: a local issuer with
+//! The `testing` feature brings `testing::TestIssuer`: a local issuer with
 //! a JWKS server on loopback and a token builder for every claim shape.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
