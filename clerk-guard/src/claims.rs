@@ -69,19 +69,43 @@ pub struct Organization {
 
 impl Organization {
     /// The organization id (`org_…`).
+    ///
+    /// ```
+    /// # fn demo(auth: &clerk_guard::ClerkAuth) {
+    /// let id: Option<&str> = auth.org().map(|org| org.id());
+    /// # }
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
     /// The organization slug, if the token carries it.
+    ///
+    /// ```
+    /// # fn demo(auth: &clerk_guard::ClerkAuth) {
+    /// let slug = auth.org().and_then(|org| org.slug());
+    /// # }
+    /// ```
     pub fn slug(&self) -> Option<&str> {
         self.slug.as_deref()
     }
     /// The member's role, always in the `org:<role>` form (`org:admin`).
+    ///
+    /// ```
+    /// # fn demo(auth: &clerk_guard::ClerkAuth) {
+    /// let is_admin = auth.org().and_then(|org| org.role()) == Some("org:admin");
+    /// # }
+    /// ```
     pub fn role(&self) -> Option<&str> {
         self.role.as_deref()
     }
     /// The member's permissions (`org:<feature>:<permission>`), from v1
     /// `org_permissions` or decoded from v2 `fea` + `o.per` + `o.fpm`.
+    ///
+    /// ```
+    /// # fn demo(auth: &clerk_guard::ClerkAuth) {
+    /// let can_bill = auth.org().is_some_and(|org| org.permissions().iter().any(|p| p == "org:billing:manage"));
+    /// # }
+    /// ```
     pub fn permissions(&self) -> &[String] {
         &self.permissions
     }

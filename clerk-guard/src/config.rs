@@ -80,10 +80,18 @@ impl ConfigError {
 }
 
 /// Default Clerk Backend API base URL.
+///
+/// ```
+/// assert_eq!(clerk_guard::DEFAULT_API_URL, "https://api.clerk.com");
+/// ```
 pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 
 /// The claims read for application roles by default, in order: `roles`
 /// (string or array), `role`, `metadata.role`, `metadata.roles`.
+///
+/// ```
+/// assert_eq!(clerk_guard::DEFAULT_ROLE_CLAIMS[0], "roles");
+/// ```
 pub const DEFAULT_ROLE_CLAIMS: [&str; 4] = ["roles", "role", "metadata.role", "metadata.roles"];
 
 /// A complete, validated verifier configuration. Build it with
@@ -225,26 +233,51 @@ impl ClerkConfig {
     }
 
     /// The issuer every token must carry, if one is known.
+    ///
+    /// ```
+    /// # let config = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build().unwrap();
+    /// assert_eq!(config.issuer(), None);
+    /// ```
     pub fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
     }
 
     /// The `azp` allow-list (empty: `azp` not checked).
+    ///
+    /// ```
+    /// # let config = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build().unwrap();
+    /// assert!(config.authorized_parties().is_empty());
+    /// ```
     pub fn authorized_parties(&self) -> &[String] {
         &self.authorized_parties
     }
 
     /// The accepted audiences (empty: `aud` not checked).
+    ///
+    /// ```
+    /// # let config = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build().unwrap();
+    /// assert!(config.audience().is_empty());
+    /// ```
     pub fn audience(&self) -> &[String] {
         &self.audience
     }
 
     /// The clock skew allowed on `exp`, `nbf` and `iat`.
+    ///
+    /// ```
+    /// # let config = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build().unwrap();
+    /// assert_eq!(config.clock_skew(), std::time::Duration::from_secs(5));
+    /// ```
     pub fn clock_skew(&self) -> Duration {
         self.clock_skew
     }
 
     /// The JWKS URL fetched, if the keys come from the network.
+    ///
+    /// ```
+    /// # let config = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build().unwrap();
+    /// assert_eq!(config.jwks_url(), Some("https://clerk.example.com/.well-known/jwks.json"));
+    /// ```
     pub fn jwks_url(&self) -> Option<&str> {
         match &self.key_source {
             KeySource::Jwks { url } | KeySource::BackendApi { url, .. } => Some(url.as_str()),

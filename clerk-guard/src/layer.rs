@@ -90,6 +90,11 @@ impl<S> Layer<S> for ClerkLayer {
 }
 
 /// The service made by [`ClerkLayer`].
+///
+/// ```no_run
+/// use axum::{routing::get, Router};
+/// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(clerk_guard::ClerkLayer::required());
+/// ```
 #[derive(Debug, Clone)]
 pub struct ClerkService<S> {
     inner: S,

@@ -146,6 +146,12 @@ impl fmt::Display for Reason {
 
 /// Renders a rejection as the application wants it; see
 /// [`ClerkConfigBuilder::rejection_response`](crate::ClerkConfigBuilder::rejection_response).
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// let render: clerk_guard::RejectionRenderer =
+///     std::sync::Arc::new(|r: &clerk_guard::AuthRejection| (r.status(), r.reason().code()).into_response());
+/// ```
 pub type RejectionRenderer = Arc<dyn Fn(&AuthRejection) -> Response + Send + Sync>;
 
 /// A refused request: the [`Reason`], a short operator-facing detail (logged,
@@ -175,6 +181,11 @@ pub struct AuthRejection {
 
 impl AuthRejection {
     /// A rejection for `reason` with the default response.
+    ///
+    /// ```
+    /// let rejection = clerk_guard::AuthRejection::new(clerk_guard::Reason::MissingRole);
+    /// assert_eq!(rejection.status(), 403);
+    /// ```
     pub fn new(reason: Reason) -> Self {
         Self {
             reason,

@@ -95,6 +95,10 @@ impl TestKey {
     }
 
     /// The key id carried in the JWKS and in tokens' `kid`.
+    ///
+    /// ```no_run
+    /// assert_eq!(clerk_guard::testing::TestKey::generate("k1").kid(), "k1");
+    /// ```
     pub fn kid(&self) -> &str {
         &self.kid
     }
@@ -138,6 +142,14 @@ impl TestKey {
 
     /// The DER bytes of the public key (PKCS#1), e.g. to forge an HS256 token
     /// that uses the public key as its HMAC secret.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// use clerk_guard::testing::TestAlg;
+    /// let secret = issuer.signing_key().public_key_der();
+    /// let forged = issuer.token().alg(TestAlg::Hs256(secret)).sign(); // must be refused
+    /// # }
+    /// ```
     pub fn public_key_der(&self) -> Vec<u8> {
         crate::keys::rsa_public_key_der(&self.n, &self.e)
     }
@@ -164,6 +176,12 @@ impl TestKey {
 }
 
 /// How a test token is signed; anything but RS256/384/512 must be refused.
+///
+/// ```no_run
+/// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+/// let forged = issuer.token().alg(clerk_guard::testing::TestAlg::None).sign();
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TestAlg {
@@ -195,6 +213,12 @@ impl TestAlg {
 }
 
 /// What the test JWKS endpoint answers.
+///
+/// ```no_run
+/// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+/// issuer.set_mode(clerk_guard::testing::JwksMode::Status(503));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JwksMode {
@@ -209,6 +233,12 @@ pub enum JwksMode {
 }
 
 /// The claim shape of a minted token.
+///
+/// ```no_run
+/// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+/// let v1 = issuer.token().shape(clerk_guard::testing::ClaimShape::V1).org("org_1", "acme", "admin").sign();
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimShape {
     /// `org_id`, `org_slug`, `org_role`, `org_permissions`.
@@ -276,6 +306,12 @@ impl TestIssuer {
     }
 
     /// Like [`start`](Self::start), on a chosen address (e.g. `127.0.0.1:4000`).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let issuer = clerk_guard::testing::TestIssuer::start_on("127.0.0.1:4000").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start_on(addr: &str) -> std::io::Result<Self> {
         let key = Arc::new(TestKey::generate("ins_test_1"));
         let state = Arc::new(IssuerState {
@@ -306,11 +342,23 @@ impl TestIssuer {
     }
 
     /// The issuer URL tokens carry in `iss` (`http://127.0.0.1:<port>`).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert!(issuer.issuer().starts_with("http://127.0.0.1:"));
+    /// # }
+    /// ```
     pub fn issuer(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The JWKS endpoint.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert!(issuer.jwks_url().ends_with("/.well-known/jwks.json"));
+    /// # }
+    /// ```
     pub fn jwks_url(&self) -> String {
         format!("{}/.well-known/jwks.json", self.issuer())
     }
@@ -330,27 +378,57 @@ impl TestIssuer {
     }
 
     /// How many times the JWKS endpoint was requested.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert_eq!(issuer.fetch_count(), 0); // nothing verified yet
+    /// # }
+    /// ```
     pub fn fetch_count(&self) -> usize {
         self.state.fetches.load(Ordering::SeqCst)
     }
 
     /// The `Authorization` header of the last JWKS request (the Backend API
     /// source sends the secret key as Bearer).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let sent = issuer.last_authorization(); // Some("Bearer sk_test_…") for the Backend API source
+    /// # }
+    /// ```
     pub fn last_authorization(&self) -> Option<String> {
         lock(&self.state.last_authorization).clone()
     }
 
     /// Changes what the JWKS endpoint answers from now on.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// issuer.set_mode(clerk_guard::testing::JwksMode::Hang);
+    /// # }
+    /// ```
     pub fn set_mode(&self, mode: JwksMode) {
         *lock(&self.state.mode) = mode;
     }
 
     /// Delays every JWKS answer (to make concurrent cold requests overlap).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// issuer.set_delay(std::time::Duration::from_millis(300));
+    /// # }
+    /// ```
     pub fn set_delay(&self, delay: Duration) {
         *lock(&self.state.delay) = delay;
     }
 
     /// The key that signs new tokens.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let pem = issuer.signing_key().public_key_pem(); // for CLERK_JWT_KEY
+    /// # }
+    /// ```
     pub fn signing_key(&self) -> Arc<TestKey> {
         Arc::clone(&lock(&self.state.signing))
     }
@@ -372,11 +450,23 @@ impl TestIssuer {
     }
 
     /// Stops publishing the key `kid`.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// issuer.retire("ins_test_1");
+    /// # }
+    /// ```
     pub fn retire(&self, kid: &str) {
         lock(&self.state.keys).retain(|k| k.kid != kid);
     }
 
     /// Publishes an extra JWK as-is (a weak or non-RSA key, say).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// issuer.publish_raw_jwk(serde_json::json!({"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"}));
+    /// # }
+    /// ```
     pub fn publish_raw_jwk(&self, jwk: Value) {
         let mut jwks = self.jwks();
         if let Some(keys) = jwks["keys"].as_array_mut() {
@@ -386,6 +476,12 @@ impl TestIssuer {
     }
 
     /// The JWKS document currently published.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert_eq!(issuer.jwks()["keys"].as_array().map(Vec::len), Some(1));
+    /// # }
+    /// ```
     pub fn jwks(&self) -> Value {
         let keys: Vec<Value> = lock(&self.state.keys).iter().map(|k| k.jwk()).collect();
         json!({ "keys": keys })
@@ -495,88 +591,202 @@ impl TokenBuilder {
     }
 
     /// The user id (`sub`).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().subject("user_1").sign();
+    /// # }
+    /// ```
     pub fn subject(self, sub: &str) -> Self {
         self.claim("sub", sub)
     }
     /// The session id (`sid`).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().session_id("sess_1").sign();
+    /// # }
+    /// ```
     pub fn session_id(self, sid: &str) -> Self {
         self.claim("sid", sid)
     }
     /// The authorized party (`azp`).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().azp("https://app.example.com").sign();
+    /// # }
+    /// ```
     pub fn azp(self, azp: &str) -> Self {
         self.claim("azp", azp)
     }
     /// The issuer (`iss`).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().iss("https://other.example").sign();
+    /// # }
+    /// ```
     pub fn iss(self, iss: &str) -> Self {
         self.claim("iss", iss)
     }
     /// Application roles, as the custom claim `roles` (an array).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().roles(["admin", "editor"]).sign();
+    /// # }
+    /// ```
     pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(self, roles: I) -> Self {
         let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
         self.claim("roles", roles)
     }
     /// The session status `pending` (`sts`).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().pending().sign();
+    /// # }
+    /// ```
     pub fn pending(self) -> Self {
         self.claim("sts", "pending")
     }
     /// The active organization: id, slug, role (`admin` or `org:admin`).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().org("org_1", "acme", "admin").sign();
+    /// # }
+    /// ```
     pub fn org(mut self, id: &str, slug: &str, role: &str) -> Self {
         self.org = Some((id.into(), slug.into(), role.into()));
         self
     }
     /// Organization permissions, `org:<feature>:<permission>` each; encoded
     /// as `org_permissions` (v1) or `fea` + `o.per` + `o.fpm` (v2).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().org("org_1", "acme", "member").permissions(["org:billing:manage"]).sign();
+    /// # }
+    /// ```
     pub fn permissions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, perms: I) -> Self {
         self.permissions = perms.into_iter().map(Into::into).collect();
         self
     }
     /// v1 or v2 claim shape (default v2).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().shape(clerk_guard::testing::ClaimShape::V1).sign();
+    /// # }
+    /// ```
     pub fn shape(mut self, shape: ClaimShape) -> Self {
         self.shape = shape;
         self
     }
     /// `exp` this many seconds from now (negative: in the past).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().expires_in(3600).sign();
+    /// # }
+    /// ```
     pub fn expires_in(self, seconds: i64) -> Self {
         self.claim("exp", now() + seconds)
     }
     /// `nbf` this many seconds from now.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().not_before_in(30).sign();
+    /// # }
+    /// ```
     pub fn not_before_in(self, seconds: i64) -> Self {
         self.claim("nbf", now() + seconds)
     }
     /// `iat` this many seconds from now.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().issued_at_in(60).sign();
+    /// # }
+    /// ```
     pub fn issued_at_in(self, seconds: i64) -> Self {
         self.claim("iat", now() + seconds)
     }
     /// Expired two minutes ago (issued five minutes ago).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().expired().sign();
+    /// # }
+    /// ```
     pub fn expired(self) -> Self {
         self.issued_at_in(-300).not_before_in(-300).expires_in(-120)
     }
     /// Valid only from two minutes from now.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().not_yet_valid().sign();
+    /// # }
+    /// ```
     pub fn not_yet_valid(self) -> Self {
         self.not_before_in(120)
     }
     /// Any claim, replacing the default (any JSON value, of any type).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().claim("email", "ada@example.com").sign();
+    /// # }
+    /// ```
     pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.claims.insert(name.to_owned(), value.into());
         self
     }
     /// Removes a claim (including a default one).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().without_claim("exp").sign();
+    /// # }
+    /// ```
     pub fn without_claim(mut self, name: &str) -> Self {
         self.claims.remove(name);
         self
     }
     /// Any header field, replacing the default (`alg` here only changes the
     /// label; use [`alg`](Self::alg) to change how it is signed).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().header("typ", "at+jwt").sign();
+    /// # }
+    /// ```
     pub fn header(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.header.insert(name.to_owned(), value.into());
         self
     }
     /// Removes a header field (`kid`, `typ`, …).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().without_header("kid").sign();
+    /// # }
+    /// ```
     pub fn without_header(mut self, name: &str) -> Self {
         self.header.remove(name);
         self
     }
     /// Signs with `alg` and labels the header with it.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().alg(clerk_guard::testing::TestAlg::Ps256).sign();
+    /// # }
+    /// ```
     pub fn alg(mut self, alg: TestAlg) -> Self {
         self.header.insert("alg".into(), alg.name().into());
         self.alg = alg;
@@ -584,6 +794,12 @@ impl TokenBuilder {
     }
     /// Signs with another key (its `kid` is used unless a `kid` header is set
     /// afterwards).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().signed_with(std::sync::Arc::new(clerk_guard::testing::TestKey::generate("attacker"))).sign();
+    /// # }
+    /// ```
     pub fn signed_with(mut self, key: Arc<TestKey>) -> Self {
         self.header.insert("kid".into(), key.kid.clone().into());
         self.key = key;
@@ -646,6 +862,12 @@ impl TokenBuilder {
     }
 
     /// The signed token, `header.payload.signature`.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().sign();
+    /// # }
+    /// ```
     pub fn sign(&self) -> String {
         let mut claims = self.claims.clone();
         if self.shape == ClaimShape::V2 {
