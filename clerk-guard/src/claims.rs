@@ -499,7 +499,13 @@ fn split_list(list: &str) -> impl Iterator<Item = &str> {
 /// A decimal string of any length as little-endian 64-bit limbs; `None`
 /// unless it is all ASCII digits.
 fn decimal_to_bits(decimal: &str) -> Option<Vec<u64>> {
-    if decimal.is_empty() || !decimal.bytes().all(|b| b.is_ascii_digit()) {
+    // Far beyond any real mask (a 4096-bit mask has 1234 digits); bounds the
+    // quadratic conversion.
+    const MAX_DIGITS: usize = 4096;
+    if decimal.is_empty()
+        || decimal.len() > MAX_DIGITS
+        || !decimal.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let mut limbs: Vec<u64> = vec![0];
@@ -563,6 +569,7 @@ mod tests {
         assert_eq!(got, ["org:big:p69"]);
         assert!(decode_v2_permissions("o:a", "read", "0x1").is_empty());
         assert!(decode_v2_permissions("o:a", "read", "-1").is_empty());
+        assert!(decode_v2_permissions("o:a", "read", &"1".repeat(5000)).is_empty());
         assert!(decode_v2_permissions("o:a,o:b", "read", "1").len() == 1);
     }
 

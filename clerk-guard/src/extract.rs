@@ -145,13 +145,9 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
                 user = auth.user_id(),
                 "requirement not met"
             );
-            let renderer = parts
-                .extensions
-                .get::<ClerkVerifier>()
-                .cloned()
-                .or_else(|| global().ok().cloned());
+            let verifier = verifier_for(parts).ok();
             AuthRejection::new(reason).rendered_by(
-                renderer
+                verifier
                     .as_ref()
                     .and_then(|v| v.config().rejection.as_ref()),
             )
