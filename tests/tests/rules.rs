@@ -606,3 +606,27 @@ async fn keys_combine_with_and() {
         "missing-role"
     );
 }
+
+#[tokio::test]
+async fn every_single_character_change_is_a_401_never_a_200_or_500() {
+    let app = TestApp::start().await;
+    let token = app.issuer.token().roles(["admin"]).sign();
+    assert_eq!(app.get("/admin", Some(&token)).await.status, 200);
+    let alphabet = ['A', 'z', '0', '-', '_', '.', '='];
+    let mut checked = 0;
+    for (position, original) in token.char_indices().step_by(3) {
+        let replacement = alphabet[position % alphabet.len()];
+        let replacement = if replacement == original {
+            'Q'
+        } else {
+            replacement
+        };
+        let mut mutated = token.clone();
+        mutated.replace_range(position..position + 1, &replacement.to_string());
+        let reply = app.get("/admin", Some(&mutated)).await;
+        assert_eq!(reply.status, 401, "position {position}: {reply:?}");
+        assert!(!reply.text.contains(&mutated));
+        checked += 1;
+    }
+    assert!(checked > 200, "{checked}");
+}
