@@ -249,11 +249,20 @@ pub enum ClaimShape {
 
 struct IssuerState {
     keys: Mutex<Vec<Arc<TestKey>>>,
+    raw_jwks: Mutex<Vec<Value>>,
     signing: Mutex<Arc<TestKey>>,
     mode: Mutex<JwksMode>,
     delay: Mutex<Duration>,
     fetches: AtomicUsize,
     last_authorization: Mutex<Option<String>>,
+}
+
+impl IssuerState {
+    fn jwks(&self) -> Value {
+        let mut keys: Vec<Value> = lock(&self.keys).iter().map(|k| k.jwk()).collect();
+        keys.extend(lock(&self.raw_jwks).iter().cloned());
+        json!({ "keys": keys })
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -316,6 +325,7 @@ impl TestIssuer {
         let key = Arc::new(TestKey::generate("ins_test_1"));
         let state = Arc::new(IssuerState {
             keys: Mutex::new(vec![Arc::clone(&key)]),
+            raw_jwks: Mutex::new(Vec::new()),
             signing: Mutex::new(key),
             mode: Mutex::new(JwksMode::Serve),
             delay: Mutex::new(Duration::ZERO),
@@ -460,7 +470,8 @@ impl TestIssuer {
         lock(&self.state.keys).retain(|k| k.kid != kid);
     }
 
-    /// Publishes an extra JWK as-is (a weak or non-RSA key, say).
+    /// Publishes an extra JWK as-is, beside the issuer's keys (a weak or
+    /// non-RSA key, say).
     ///
     /// ```no_run
     /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
@@ -468,14 +479,10 @@ impl TestIssuer {
     /// # }
     /// ```
     pub fn publish_raw_jwk(&self, jwk: Value) {
-        let mut jwks = self.jwks();
-        if let Some(keys) = jwks["keys"].as_array_mut() {
-            keys.push(jwk);
-        }
-        self.set_mode(JwksMode::Body(jwks.to_string()));
+        lock(&self.state.raw_jwks).push(jwk);
     }
 
-    /// The JWKS document currently published.
+    /// The JWKS document currently published in [`JwksMode::Serve`].
     ///
     /// ```no_run
     /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
@@ -483,8 +490,7 @@ impl TestIssuer {
     /// # }
     /// ```
     pub fn jwks(&self) -> Value {
-        let keys: Vec<Value> = lock(&self.state.keys).iter().map(|k| k.jwk()).collect();
-        json!({ "keys": keys })
+        self.state.jwks()
     }
 
     /// A token builder with Clerk-like defaults: `sub` `user_test`, `sid`
@@ -520,10 +526,7 @@ async fn serve_jwks(
     }
     let mode = lock(&state.mode).clone();
     match mode {
-        JwksMode::Serve => {
-            let keys: Vec<Value> = lock(&state.keys).iter().map(|k| k.jwk()).collect();
-            axum::Json(json!({ "keys": keys })).into_response()
-        }
+        JwksMode::Serve => axum::Json(state.jwks()).into_response(),
         JwksMode::Status(code) => StatusCode::from_u16(code)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response(),
