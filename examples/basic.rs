@@ -4,7 +4,7 @@
 use axum::routing::get;
 use axum::Router;
 use clerk_guard::{clerk_protected, ClerkAuth};
-use clerk_guard_examples::{configure, init_tracing, serve};
+use clerk_guard_examples::run;
 
 #[clerk_protected]
 async fn profile(auth: ClerkAuth) -> String {
@@ -17,11 +17,9 @@ async fn profile(auth: ClerkAuth) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    init_tracing();
-    // The local issuer (when no Clerk settings are set) serves until main returns.
-    let issuer = configure().await?;
-    if let Some(issuer) = &issuer {
-        println!("TOKEN={}", issuer.token().expires_in(3600).sign());
-    }
-    serve(Router::new().route("/profile", get(profile)), 3001).await
+    let app = Router::new().route("/profile", get(profile));
+    run(app, 3001, |issuer| {
+        vec![("TOKEN", issuer.token().expires_in(3600).sign())]
+    })
+    .await
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use clerk_guard::{clerk_protected, ClerkAuth};
-use clerk_guard_examples::{configure, init_tracing, serve};
+use clerk_guard_examples::run;
 use serde::Deserialize;
 
 /// The claims you added in Clerk's dashboard, plus any standard ones you want.
@@ -40,17 +40,15 @@ async fn account(auth: ClerkAuth) -> Result<Json<serde_json::Value>, (StatusCode
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    init_tracing();
-    // The local issuer (when no Clerk settings are set) serves until main returns.
-    let issuer = configure().await?;
-    if let Some(issuer) = &issuer {
+    let app = Router::new().route("/account", get(account));
+    run(app, 3005, |issuer| {
         let token = issuer
             .token()
             .claim("email", "ada@example.com")
             .claim("plan", "pro")
             .expires_in(3600)
             .sign();
-        println!("TOKEN={token}");
-    }
-    serve(Router::new().route("/account", get(account)), 3005).await
+        vec![("TOKEN", token)]
+    })
+    .await
 }

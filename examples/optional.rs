@@ -4,7 +4,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use clerk_guard::{clerk_protected, ClerkAuth};
-use clerk_guard_examples::{configure, init_tracing, serve};
+use clerk_guard_examples::run;
 use serde_json::{json, Value};
 
 /// Signed-in users see their own items; everyone else sees the public ones.
@@ -19,11 +19,9 @@ async fn feed(auth: Option<ClerkAuth>) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    init_tracing();
-    // The local issuer (when no Clerk settings are set) serves until main returns.
-    let issuer = configure().await?;
-    if let Some(issuer) = &issuer {
-        println!("TOKEN={}", issuer.token().expires_in(3600).sign());
-    }
-    serve(Router::new().route("/feed", get(feed)), 3002).await
+    let app = Router::new().route("/feed", get(feed));
+    run(app, 3002, |issuer| {
+        vec![("TOKEN", issuer.token().expires_in(3600).sign())]
+    })
+    .await
 }

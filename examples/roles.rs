@@ -4,7 +4,7 @@
 use axum::routing::get;
 use axum::Router;
 use clerk_guard::{clerk_protected, ClerkAuth};
-use clerk_guard_examples::{configure, init_tracing, serve};
+use clerk_guard_examples::run;
 
 /// Application role from the session token's custom claims (`roles`,
 /// `role`, `metadata.role` or `metadata.roles`).
@@ -33,10 +33,12 @@ async fn finance() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    init_tracing();
-    // The local issuer (when no Clerk settings are set) serves until main returns.
-    let issuer = configure().await?;
-    if let Some(issuer) = &issuer {
+    let app = Router::new()
+        .route("/admin", get(admin))
+        .route("/edit", get(edit))
+        .route("/org/settings", get(org_settings))
+        .route("/finance", get(finance));
+    run(app, 3004, |issuer| {
         let admin = issuer.token().roles(["admin"]).expires_in(3600).sign();
         let org_admin = issuer
             .token()
@@ -45,12 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .roles(["admin"])
             .expires_in(3600)
             .sign();
-        println!("ADMIN={admin}\nORG_ADMIN={org_admin}");
-    }
-    let app = Router::new()
-        .route("/admin", get(admin))
-        .route("/edit", get(edit))
-        .route("/org/settings", get(org_settings))
-        .route("/finance", get(finance));
-    serve(app, 3004).await
+        vec![("ADMIN", admin), ("ORG_ADMIN", org_admin)]
+    })
+    .await
 }

@@ -5,7 +5,7 @@
 use axum::routing::get;
 use axum::{Extension, Router};
 use clerk_guard::{ClerkAuth, ClerkLayer};
-use clerk_guard_examples::{configure, init_tracing, serve};
+use clerk_guard_examples::run;
 
 async fn dashboard(Extension(auth): Extension<ClerkAuth>) -> String {
     format!("dashboard of {}\n", auth.user_id())
@@ -21,12 +21,6 @@ async fn health() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    init_tracing();
-    // The local issuer (when no Clerk settings are set) serves until main returns.
-    let issuer = configure().await?;
-    if let Some(issuer) = &issuer {
-        println!("TOKEN={}", issuer.token().expires_in(3600).sign());
-    }
     let private = Router::new()
         .route("/dashboard", get(dashboard))
         .route("/settings", get(settings))
@@ -34,5 +28,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/health", get(health))
         .nest("/app", private);
-    serve(app, 3003).await
+    run(app, 3003, |issuer| {
+        vec![("TOKEN", issuer.token().expires_in(3600).sign())]
+    })
+    .await
 }

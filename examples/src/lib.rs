@@ -63,3 +63,21 @@ pub async fn serve(app: axum::Router, default_port: u16) -> Result<(), Box<dyn E
         .await?;
     Ok(())
 }
+
+/// The whole `main` of a one-route example: logging, configuration (the
+/// local issuer when no Clerk settings are set, kept alive while serving),
+/// the `NAME=token` lines that `tokens` mints with it, then serving `app`.
+pub async fn run(
+    app: axum::Router,
+    default_port: u16,
+    tokens: impl FnOnce(&TestIssuer) -> Vec<(&'static str, String)>,
+) -> Result<(), Box<dyn Error>> {
+    init_tracing();
+    let issuer = configure().await?;
+    if let Some(issuer) = &issuer {
+        for (name, token) in tokens(issuer) {
+            println!("{name}={token}");
+        }
+    }
+    serve(app, default_port).await
+}
