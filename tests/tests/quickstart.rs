@@ -1,0 +1,115 @@
+//! The README's newcomer check, automated: run the quickstart example with no
+//! Clerk settings, "paste" every `curl` line it prints, and compare each
+//! status with the expectation printed above it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `target/<profile>/examples/quickstart`, built by `cargo test --workspace`.
+/// (Building it from here could wait forever on the lock the running cargo
+/// holds on the target directory.)
+fn quickstart_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = profile_dir.join("examples").join("quickstart");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo test --workspace`, which builds the examples",
+        binary.display()
+    );
+    binary
+}
+
+/// `/me 200, /maybe 200 {"sub":null}, /admin 403` → route → status.
+fn expectations(comment: &str) -> HashMap<String, u16> {
+    let list = comment.split_once(": ").map_or(comment, |(_, rest)| rest);
+    list.split(", ")
+        .filter_map(|item| {
+            let mut words = item.split_whitespace();
+            let route = words.next()?.strip_prefix('/')?.to_owned();
+            let status = words.next()?.parse().ok()?;
+            Some((route, status))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_printed_curl_line_answers_as_printed() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = Command::new(quickstart_binary());
+    command
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped());
+    for var in [
+        "CLERK_JWT_KEY",
+        "CLERK_JWKS_URL",
+        "CLERK_PUBLISHABLE_KEY",
+        "CLERK_SECRET_KEY",
+    ] {
+        command.env_remove(var);
+    }
+    let mut child = KillOnDrop(command.spawn().unwrap());
+    let stdout = BufReader::new(child.0.stdout.take().unwrap());
+
+    let mut expected = HashMap::new();
+    let mut checks = Vec::new();
+    let mut listening = false;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(comment) = line.strip_prefix("# ") {
+            expected = expectations(comment);
+        } else if line.starts_with("curl ") {
+            let url = line.rsplit(' ').next().unwrap().to_owned();
+            let token = line
+                .split_once("Bearer ")
+                .map(|(_, rest)| rest.split('"').next().unwrap().to_owned());
+            let route = url.rsplit('/').next().unwrap().to_owned();
+            let status = *expected
+                .get(&route)
+                .unwrap_or_else(|| panic!("no expectation for {line}"));
+            checks.push((url, token, status));
+        } else if line.starts_with("listening on") {
+            listening = true;
+            break;
+        }
+    }
+    assert!(listening, "the quickstart did not print its address");
+    assert_eq!(
+        checks.len(),
+        15,
+        "3 anonymous lines and 4 routes for each of 3 users"
+    );
+
+    let client = reqwest::Client::new();
+    for (url, token, status) in checks {
+        let mut request = client.get(&url);
+        if let Some(token) = &token {
+            request = request.bearer_auth(token);
+        }
+        let reply = request.send().await.unwrap();
+        assert_eq!(
+            reply.status().as_u16(),
+            status,
+            "{url} with token: {}",
+            token.is_some()
+        );
+    }
+}
