@@ -44,7 +44,7 @@ struct AuthInner {
     org: Option<Organization>,
     roles: Vec<String>,
     token: String,
-    claims: Value,
+    claims: Map<String, Value>,
 }
 
 /// The active organization of a session: id, slug, role and permissions, from
@@ -149,14 +149,9 @@ impl ClerkAuth {
         token: &str,
         role_claims: &[Vec<String>],
     ) -> Result<Self, AuthRejection> {
-        let claims: Value = serde_json::from_slice(payload)
-            .map_err(|_| AuthRejection::with_detail(Reason::TokenInvalid, "payload is not JSON"))?;
-        let Value::Object(map) = &claims else {
-            return Err(AuthRejection::with_detail(
-                Reason::TokenInvalid,
-                "payload is not a JSON object",
-            ));
-        };
+        let map: Map<String, Value> = serde_json::from_slice(payload).map_err(|_| {
+            AuthRejection::with_detail(Reason::TokenInvalid, "payload is not a JSON object")
+        })?;
         let user_id = match map.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::String(_)) => return Err(type_error("sub is empty")),
@@ -169,25 +164,25 @@ impl ClerkAuth {
                 "sub is a machine id (mch_): not a session token",
             ));
         }
-        let expires_at = verifier_number(map, "exp", "exp is not a number")?
+        let expires_at = verifier_number(&map, "exp", "exp is not a number")?
             .ok_or_else(|| type_error("exp is missing"))?;
-        let not_before = verifier_number(map, "nbf", "nbf is not a number")?;
-        let issued_at = verifier_number(map, "iat", "iat is not a number")?;
-        let issuer = verifier_str(map, "iss", "iss is not a string")?.map(str::to_owned);
-        let authorized_party = verifier_str(map, "azp", "azp is not a string")?.map(str::to_owned);
-        let session_id = verifier_str(map, "sid", "sid is not a string")?.map(str::to_owned);
-        let session_status = verifier_str(map, "sts", "sts is not a string")?.map(str::to_owned);
-        let version = if verifier_number(map, "v", "v is not a number")? == Some(2.0) {
+        let not_before = verifier_number(&map, "nbf", "nbf is not a number")?;
+        let issued_at = verifier_number(&map, "iat", "iat is not a number")?;
+        let issuer = verifier_str(&map, "iss", "iss is not a string")?.map(str::to_owned);
+        let authorized_party = verifier_str(&map, "azp", "azp is not a string")?.map(str::to_owned);
+        let session_id = verifier_str(&map, "sid", "sid is not a string")?.map(str::to_owned);
+        let session_status = verifier_str(&map, "sts", "sts is not a string")?.map(str::to_owned);
+        let version = if verifier_number(&map, "v", "v is not a number")? == Some(2.0) {
             2
         } else {
             1
         };
         let org = if version == 2 {
-            org_v2(map)
+            org_v2(&map)
         } else {
-            org_v1(map)
+            org_v1(&map)
         };
-        let roles = app_roles(map, role_claims);
+        let roles = app_roles(&map, role_claims);
         Ok(ClerkAuth(Arc::new(AuthInner {
             user_id,
             session_id,
@@ -201,7 +196,7 @@ impl ClerkAuth {
             org,
             roles,
             token: token.to_owned(),
-            claims,
+            claims: map,
         })))
     }
 
@@ -336,10 +331,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let email = auth.claims().get("email"); }
     /// ```
     pub fn claims(&self) -> &Map<String, Value> {
-        match &self.0.claims {
-            Value::Object(map) => map,
-            _ => empty_map(),
-        }
+        &self.0.claims
     }
 
     /// One claim by name.
@@ -401,11 +393,6 @@ impl ClerkAuth {
 /// with or without the `org:` prefix.
 pub(crate) fn org_role_matches(held: &str, required: impl Fn(&str) -> bool) -> bool {
     required(held) || held.strip_prefix("org:").is_some_and(required)
-}
-
-fn empty_map() -> &'static Map<String, Value> {
-    static EMPTY: once_cell::sync::Lazy<Map<String, Value>> = once_cell::sync::Lazy::new(Map::new);
-    &EMPTY
 }
 
 impl fmt::Debug for ClerkAuth {
