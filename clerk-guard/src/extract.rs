@@ -145,12 +145,11 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
                 user = auth.user_id(),
                 "requirement not met"
             );
-            let verifier = verifier_for(parts).ok();
-            AuthRejection::new(reason).rendered_by(
-                verifier
-                    .as_ref()
-                    .and_then(|v| v.config().rejection.as_ref()),
-            )
+            let rejection = AuthRejection::new(reason);
+            match verifier_for(parts) {
+                Ok(verifier) => verifier.rejection(rejection),
+                Err(_) => rejection,
+            }
         })?;
         Ok(Guard(PhantomData))
     }

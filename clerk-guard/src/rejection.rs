@@ -303,11 +303,7 @@ impl From<Reason> for AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        tracing::debug!(
-            reason = self.reason.code(),
-            detail = self.detail(),
-            "request rejected"
-        );
+        // Logged where the reason arises (extract.rs), not a second time here.
         match &self.renderer {
             Some(render) => render(&self),
             None => self.default_response(),

@@ -185,7 +185,8 @@ impl ClerkVerifier {
             .map_err(|r| self.rejection(r))
     }
 
-    fn rejection(&self, rejection: AuthRejection) -> AuthRejection {
+    /// `rejection`, rendered the way this verifier's configuration asks.
+    pub(crate) fn rejection(&self, rejection: AuthRejection) -> AuthRejection {
         rejection.rendered_by(self.0.config.rejection.as_ref())
     }
 
