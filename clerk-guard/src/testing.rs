@@ -538,6 +538,13 @@ async fn serve_jwks(
     }
 }
 
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
+    fields
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -570,18 +577,22 @@ pub struct TokenBuilder {
 impl TokenBuilder {
     fn new(issuer: String, key: Arc<TestKey>) -> Self {
         let now = now();
-        let header = match json!({ "alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": "cl_B7d4PD111AAA" })
-        {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        let claims = match json!({
-            "sub": "user_test", "sid": "sess_test", "iss": issuer, "azp": "http://localhost:3000",
-            "iat": now, "nbf": now, "exp": now + 60, "sts": "active",
-        }) {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
+        let header = object([
+            ("alg", "RS256".into()),
+            ("kid", key.kid.clone().into()),
+            ("typ", "JWT".into()),
+            ("cat", "cl_B7d4PD111AAA".into()),
+        ]);
+        let claims = object([
+            ("sub", "user_test".into()),
+            ("sid", "sess_test".into()),
+            ("iss", issuer.into()),
+            ("azp", "http://localhost:3000".into()),
+            ("iat", now.into()),
+            ("nbf", now.into()),
+            ("exp", (now + 60).into()),
+            ("sts", "active".into()),
+        ]);
         Self {
             key,
             alg: TestAlg::Rs256,
