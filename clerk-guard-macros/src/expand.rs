@@ -94,15 +94,28 @@ fn str_list(values: &[LitStr]) -> TokenStream {
     })
 }
 
-/// A string as a type: `Str<Ch<'a', Ch<'b', End>>>`.
+/// A string as a type: its UTF-8 bytes packed 64 to a level,
+/// `Str<Chunk<w0, w1, w2, w3, Chunk<…, End>>>`, so a 256-byte role costs four
+/// levels of trait resolution, not 256.
 fn type_str(value: &LitStr) -> TokenStream {
     let span = value.span();
-    let chars = value.value().chars().rev().fold(
+    let bytes = value.value().into_bytes();
+    let chunks: Vec<[u128; 4]> = bytes
+        .chunks(64)
+        .map(|chunk| {
+            let mut words = [0u128; 4];
+            for (i, byte) in chunk.iter().enumerate() {
+                words[i / 16] |= u128::from(*byte) << (8 * (15 - i % 16));
+            }
+            words
+        })
+        .collect();
+    let packed = chunks.iter().rev().fold(
         quote_spanned!(span=> ::clerk_guard::__private::End),
-        |rest, c| {
-            let c = Literal::character(c);
-            quote_spanned!(span=> ::clerk_guard::__private::Ch<#c, #rest>)
+        |rest, words| {
+            let [a, b, c, d] = words.map(Literal::u128_unsuffixed);
+            quote_spanned!(span=> ::clerk_guard::__private::Chunk<#a, #b, #c, #d, #rest>)
         },
     );
-    quote_spanned!(span=> ::clerk_guard::__private::Str<#chars>)
+    quote_spanned!(span=> ::clerk_guard::__private::Str<#packed>)
 }

@@ -8,6 +8,14 @@ use crate::args::{Arg, Args, Key, Value};
 /// axum implements `Handler` for functions of at most this many extractors.
 const MAX_EXTRACTORS: usize = 16;
 
+/// The longest value, in bytes, the type encoding supports within rustc's
+/// default recursion limit (16 levels of 64 bytes).
+pub(crate) const MAX_VALUE_BYTES: usize = 1024;
+
+/// The longest list the type encoding supports within rustc's default
+/// recursion limit (one level per entry).
+pub(crate) const MAX_LIST_LEN: usize = 64;
+
 /// A validated attribute.
 pub(crate) enum Mode {
     Optional,
@@ -42,6 +50,14 @@ fn check_string(errors: &mut Option<syn::Error>, key: Key, lit: &LitStr) {
                 ),
             ),
         );
+    } else if value.contains(char::is_control) {
+        push(
+            errors,
+            syn::Error::new(
+                lit.span(),
+                format!("`{}` values contain no control characters", key.name()),
+            ),
+        );
     } else if value.contains(char::is_whitespace) && key != Key::Roles {
         push(
             errors,
@@ -50,7 +66,37 @@ fn check_string(errors: &mut Option<syn::Error>, key: Key, lit: &LitStr) {
                 format!("`{}` values contain no whitespace", key.name()),
             ),
         );
+    } else if value.len() > MAX_VALUE_BYTES {
+        push(
+            errors,
+            syn::Error::new(
+                lit.span(),
+                format!(
+                    "this value is {} bytes long; `{}` values may be at most {MAX_VALUE_BYTES} bytes",
+                    value.len(),
+                    key.name()
+                ),
+            ),
+        );
+    } else if key == Key::Permissions && !is_permission_key(&value) {
+        push(
+            errors,
+            syn::Error::new(
+                lit.span(),
+                format!(
+                    "`{value}` can never match: Clerk permissions have the form \
+                     `org:<feature>:<permission>`, like \"org:billing:manage\""
+                ),
+            ),
+        );
     }
+}
+
+/// Clerk's permission key form: `org:<feature>:<permission>`, three
+/// non-empty parts.
+fn is_permission_key(value: &str) -> bool {
+    let parts: Vec<&str> = value.split(':').collect();
+    matches!(parts.as_slice(), ["org", feature, permission] if !feature.is_empty() && !permission.is_empty())
 }
 
 /// Validates the arguments into a [`Mode`], collecting every error.
@@ -84,6 +130,17 @@ pub(crate) fn attribute(args: Args) -> Result<Mode, syn::Error> {
                         syn::Error::new(
                             *span,
                             format!("`{}` needs at least one value", key.name()),
+                        ),
+                    ),
+                    Value::List { span, items } if items.len() > MAX_LIST_LEN => push(
+                        &mut errors,
+                        syn::Error::new(
+                            *span,
+                            format!(
+                                "`{}` lists may hold at most {MAX_LIST_LEN} values (this one has {})",
+                                key.name(),
+                                items.len()
+                            ),
                         ),
                     ),
                     Value::List { span, .. } if key == Key::OrgRole => push(
@@ -197,7 +254,21 @@ pub(crate) fn function(function: &ItemFn, mode: &Mode) -> Result<(), syn::Error>
         );
     }
     for input in &sig.inputs {
-        let FnArg::Typed(param) = input else { continue };
+        let param = match input {
+            FnArg::Typed(param) => param,
+            FnArg::Receiver(receiver) => {
+                push(
+                    &mut errors,
+                    syn::Error::new_spanned(
+                        receiver,
+                        "#[clerk_protected] handlers cannot take `self`: axum calls handlers \
+                         without a receiver; make it an associated function and pass state \
+                         with `State`",
+                    ),
+                );
+                continue;
+            }
+        };
         match (auth_param(&param.ty), mode) {
             (Some(AuthParam::Optional), Mode::Required(_)) => push(
                 &mut errors,

@@ -2,9 +2,10 @@
 //! can check them before the handler runs.
 //!
 //! `#[clerk_protected(roles = "admin")]` spells the string `"admin"` as a
-//! type (`Str<Ch<'a', Ch<'d', …>>>`) so the requirement needs no item beside
-//! the handler and works for associated functions in `impl` blocks too. By
-//! hand, a named type reads better:
+//! type (`Str<Chunk<…, End>>`, its UTF-8 bytes packed 64 to a type level in
+//! `u128` const parameters) so the requirement needs no item beside the
+//! handler and works for associated functions in `impl` blocks too. By hand,
+//! a named type reads better:
 //!
 //! ```
 //! use clerk_guard::{ClerkAuth, Guard, Reason, Requirement};
@@ -26,7 +27,6 @@
 //! ```
 
 use std::marker::PhantomData;
-use std::str::Chars;
 
 use crate::claims::{org_role_matches, ClerkAuth};
 use crate::rejection::Reason;
@@ -79,46 +79,72 @@ impl<A: Requirement, B: Requirement, C: Requirement> Requirement for (A, B, C) {
     }
 }
 
-/// A string spelled as a type, one `char` at a time; see [`Str`].
+/// A string spelled as a type, 64 bytes of UTF-8 per level; see [`Str`].
 pub trait TypeStr: 'static {
-    /// Whether the remaining characters of `chars` are exactly this string.
-    fn matches_rest(chars: &mut Chars<'_>) -> bool;
-    /// Appends this string to `out` (for logs and docs).
-    fn write(out: &mut String);
+    /// Whether `rest` is exactly the remaining bytes of this string.
+    fn matches_rest(rest: &[u8]) -> bool;
+    /// Appends this string's bytes to `out`.
+    fn write(out: &mut Vec<u8>);
 }
 
 /// The end of a type-level string.
 #[derive(Debug, Clone, Copy)]
 pub struct End;
 
-/// One character of a type-level string, followed by the rest.
+/// Up to 64 bytes of a type-level string, big-endian in four words, padded
+/// with zero bytes (the attribute refuses NUL in its strings), then the rest.
 #[derive(Debug, Clone, Copy)]
-pub struct Ch<const C: char, Rest>(PhantomData<Rest>);
+pub struct Chunk<const A: u128, const B: u128, const C: u128, const D: u128, Rest>(
+    PhantomData<Rest>,
+);
 
 impl TypeStr for End {
-    fn matches_rest(chars: &mut Chars<'_>) -> bool {
-        chars.next().is_none()
+    fn matches_rest(rest: &[u8]) -> bool {
+        rest.is_empty()
     }
-    fn write(_: &mut String) {}
+    fn write(_: &mut Vec<u8>) {}
 }
 
-impl<const C: char, Rest: TypeStr> TypeStr for Ch<C, Rest> {
-    fn matches_rest(chars: &mut Chars<'_>) -> bool {
-        chars.next() == Some(C) && Rest::matches_rest(chars)
+/// The bytes of a chunk, up to its zero padding.
+fn chunk_bytes(words: [u128; 4]) -> impl Iterator<Item = u8> {
+    words
+        .into_iter()
+        .flat_map(u128::to_be_bytes)
+        .take_while(|b| *b != 0)
+}
+
+impl<const A: u128, const B: u128, const C: u128, const D: u128, Rest: TypeStr> TypeStr
+    for Chunk<A, B, C, D, Rest>
+{
+    fn matches_rest(rest: &[u8]) -> bool {
+        let mut len = 0;
+        for byte in chunk_bytes([A, B, C, D]) {
+            if rest.get(len) != Some(&byte) {
+                return false;
+            }
+            len += 1;
+        }
+        // A padded (short) chunk is the last one.
+        if len < 64 {
+            return rest.len() == len;
+        }
+        Rest::matches_rest(&rest[len..])
     }
-    fn write(out: &mut String) {
-        out.push(C);
+    fn write(out: &mut Vec<u8>) {
+        out.extend(chunk_bytes([A, B, C, D]));
         Rest::write(out);
     }
 }
 
-/// A string known at compile time, as a type: `Str<Ch<'a', Ch<'b', End>>>` is `"ab"`.
+/// A string known at compile time, as a type: `"ab"` is
+/// `Str<Chunk<0x6162_0000…, 0, 0, 0, End>>` (bytes `a`, `b`, zero padding).
 ///
 /// ```
-/// use clerk_guard::__private::{Ch, End, Str};
-/// type Ab = Str<Ch<'a', Ch<'b', End>>>;
+/// use clerk_guard::__private::{Chunk, End, Str};
+/// type Ab = Str<Chunk<{ 0x6162 << 112 }, 0, 0, 0, End>>;
 /// assert!(Ab::is("ab"));
 /// assert!(!Ab::is("abc"));
+/// assert!(!Ab::is("a"));
 /// assert_eq!(Ab::to_string(), "ab");
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -127,14 +153,14 @@ pub struct Str<S>(PhantomData<S>);
 impl<S: TypeStr> Str<S> {
     /// Whether `value` is this string.
     pub fn is(value: &str) -> bool {
-        S::matches_rest(&mut value.chars())
+        S::matches_rest(value.as_bytes())
     }
     /// This string as a `String`.
     #[allow(clippy::inherent_to_string)]
     pub fn to_string() -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         S::write(&mut out);
-        out
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 
