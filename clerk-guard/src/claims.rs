@@ -389,10 +389,19 @@ impl ClerkAuth {
     }
 }
 
-/// Whether the held role (always `org:<role>`) matches a required role given
-/// with or without the `org:` prefix.
+/// Whether the held role (already in the `org:<role>` form) equals the
+/// required role put in that form once: `admin` and `org:admin` both ask for
+/// `org:admin`; a held `org:org:admin` is neither. `required(v)` tells whether
+/// `v` is the required role as written.
 pub(crate) fn org_role_matches(held: &str, required: impl Fn(&str) -> bool) -> bool {
-    required(held) || held.strip_prefix("org:").is_some_and(required)
+    // Written with the prefix: compared as is.
+    if required(held) {
+        return true;
+    }
+    // Written without it: the held role minus one `org:`, which must not
+    // itself start with `org:` (that would be a required role written with it).
+    held.strip_prefix("org:")
+        .is_some_and(|bare| !bare.starts_with("org:") && required(bare))
 }
 
 impl fmt::Debug for ClerkAuth {
@@ -407,6 +416,7 @@ impl fmt::Debug for ClerkAuth {
     }
 }
 
+/// A v1 `org_role` in the `org:` form (Clerk issues it so; a bare role is prefixed once).
 fn normalise_org_role(role: &str) -> String {
     if role.starts_with("org:") {
         role.to_owned()
@@ -449,38 +459,47 @@ fn org_v2(claims: &Map<String, Value>) -> Option<Organization> {
     Some(Organization {
         id,
         slug: string_claim(o.get("slg")),
-        role: o.get("rol").and_then(Value::as_str).map(normalise_org_role),
+        // v2 carries the bare role; Clerk prefixes it once, whatever it holds.
+        role: o
+            .get("rol")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("org:{r}")),
         permissions: decode_v2_permissions(features, per, fpm),
     })
 }
 
-/// Clerk's v2 permission encoding: the i-th org-scoped feature of `fea` has
-/// the i-th mask of `fpm`; bit j (least significant first) grants the j-th
-/// entry of `per` as `org:<feature>:<permission>`.
+/// Clerk's v2 permission encoding, decoded as `@clerk/shared` does: the i-th
+/// org-scoped feature of `fea` (scope `o`, `ou` or `uo`) has the i-th mask of
+/// `fpm`; bit j (least significant first) grants the j-th entry of `per` as
+/// `org:<feature>:<permission>`. Lists keep their positions: an empty entry
+/// is an empty item that grants nothing and shifts nothing.
 pub(crate) fn decode_v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
-    let permissions: Vec<&str> = split_list(per).collect();
-    let masks: Vec<&str> = split_list(fpm).collect();
-    let org_features = split_list(fea).filter_map(|entry| {
-        let (scope, feature) = entry.split_once(':')?;
-        (scope.contains('o') && !feature.is_empty()).then_some(feature)
+    if per.is_empty() || fpm.is_empty() {
+        return Vec::new();
+    }
+    let permissions: Vec<&str> = per.split(',').map(str::trim).collect();
+    let masks: Vec<&str> = fpm.split(',').map(str::trim).collect();
+    let org_features = fea.split(',').filter_map(|entry| {
+        let (scope, feature) = entry.trim().split_once(':')?;
+        matches!(scope, "o" | "ou" | "uo").then_some(feature)
     });
     let mut granted = Vec::new();
     for (index, feature) in org_features.enumerate() {
         let Some(mask) = masks.get(index).and_then(|m| decimal_to_bits(m)) else {
             continue;
         };
+        if feature.is_empty() {
+            continue;
+        }
         for (bit, permission) in permissions.iter().enumerate() {
             let limb = mask.get(bit / 64).copied().unwrap_or(0);
-            if limb >> (bit % 64) & 1 == 1 {
+            if limb >> (bit % 64) & 1 == 1 && !permission.is_empty() {
                 granted.push(format!("org:{feature}:{permission}"));
             }
         }
     }
     granted
-}
-
-fn split_list(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A decimal string of any length as little-endian 64-bit limbs; `None`
@@ -546,6 +565,41 @@ mod tests {
             got,
             ["org:billing:read", "org:billing:manage", "org:reports:read"]
         );
+    }
+
+    #[test]
+    fn v2_empty_entries_keep_their_positions() {
+        // An empty permission is bit 1: `manage` stays bit 2.
+        assert_eq!(
+            decode_v2_permissions("o:a", "read,,manage", "7"),
+            ["org:a:read", "org:a:manage"]
+        );
+        // An empty mask belongs to feature 0: feature 1 keeps mask `1`.
+        assert_eq!(
+            decode_v2_permissions("o:a,o:b", "read", ",1"),
+            ["org:b:read"]
+        );
+        // An empty org feature takes its place in the list and grants nothing.
+        assert_eq!(
+            decode_v2_permissions("o:,o:b", "read", "1,1"),
+            ["org:b:read"]
+        );
+        // An empty `fea` entry is not org-scoped: it takes no place.
+        assert_eq!(decode_v2_permissions(",o:b", "read", "1"), ["org:b:read"]);
+        // Only Clerk's scopes count as organization scopes.
+        assert!(decode_v2_permissions("org:a,xo:b", "read", "1,1").is_empty());
+    }
+
+    #[test]
+    fn org_roles_are_normalised_once_on_both_sides() {
+        let matches = |held: &str, required: &str| org_role_matches(held, |r| r == required);
+        assert!(matches("org:admin", "admin"));
+        assert!(matches("org:admin", "org:admin"));
+        assert!(!matches("org:org:admin", "org:admin"));
+        assert!(!matches("org:org:admin", "admin"));
+        assert!(matches("org:org:admin", "org:org:admin"));
+        assert!(!matches("org:admin", "org:org:admin"));
+        assert!(!matches("org:member", "admin"));
     }
 
     #[test]

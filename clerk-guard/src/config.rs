@@ -8,7 +8,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use base64::Engine as _;
 
-use crate::keys::VerificationKey;
+use crate::keys::{JwksSettings, VerificationKey};
 use crate::rejection::{AuthRejection, RejectionRenderer};
 
 /// Where the verifier gets its public keys.
@@ -221,13 +221,10 @@ impl ClerkConfig {
             builder = builder.issuer(issuer);
         }
         if let Some(parties) = var("CLERK_AUTHORIZED_PARTIES") {
-            builder = builder.authorized_parties(
-                parties
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned),
-            );
+            let parties: Vec<&str> = parties.split(',').map(str::trim).collect();
+            // A blank entry (`a,,b`, a trailing comma) is a typo, not "no party".
+            check_parties("CLERK_AUTHORIZED_PARTIES", &parties)?;
+            builder = builder.authorized_parties(parties);
         }
         Ok(builder)
     }
@@ -284,6 +281,65 @@ impl ClerkConfig {
             KeySource::Pem(_) => None,
         }
     }
+
+    /// How the JWKS cache fetches, when keys come from the network: the
+    /// secret key (Backend API) and custom headers go only to this URL's origin.
+    pub(crate) fn jwks_settings(&self) -> Result<Option<JwksSettings>, ConfigError> {
+        let (url, secret_key) = match &self.key_source {
+            KeySource::Pem(_) => return Ok(None),
+            KeySource::Jwks { url } => (url, None),
+            KeySource::BackendApi { url, secret_key } => (url, Some(secret_key)),
+        };
+        let mut headers = axum::http::HeaderMap::new();
+        if let Some(secret_key) = secret_key {
+            let bearer = HeaderValue::try_from(format!("Bearer {secret_key}")).map_err(|_| {
+                ConfigError::invalid("CLERK_SECRET_KEY", "not a valid header value")
+            })?;
+            headers.insert(axum::http::header::AUTHORIZATION, bearer);
+        }
+        for (name, value) in &self.jwks_headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        Ok(Some(JwksSettings {
+            url: url.clone(),
+            headers,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_bytes: self.max_jwks_bytes,
+            ttl: self.jwks_ttl,
+            cooldown: self.unknown_kid_cooldown,
+        }))
+    }
+}
+
+/// Refuses an allow-list entry that is blank or padded: it could never match
+/// an `azp`, and a blank list entry must not read as "no check".
+fn check_parties(setting: &'static str, parties: &[impl AsRef<str>]) -> Result<(), ConfigError> {
+    for party in parties {
+        let party = party.as_ref();
+        if party.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                setting,
+                "an authorized party is blank (check for a stray comma)",
+            ));
+        }
+        if party.trim() != party {
+            return Err(ConfigError::invalid(
+                setting,
+                format!("authorized party `{party}` has surrounding whitespace"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a zero duration: it would disable a timeout or turn the cooldown
+/// into a fetch per request.
+fn check_nonzero(setting: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid(setting, "must be above zero"));
+    }
+    Ok(())
 }
 
 /// Builds a [`ClerkConfig`]; every option states its default.
@@ -700,6 +756,11 @@ impl ClerkConfigBuilder {
         if self.max_jwks_bytes == 0 {
             return Err(ConfigError::invalid("max_jwks_bytes", "must be above zero"));
         }
+        check_nonzero("jwks_ttl", self.jwks_ttl)?;
+        check_nonzero("unknown_kid_cooldown", self.unknown_kid_cooldown)?;
+        check_nonzero("connect_timeout", self.connect_timeout)?;
+        check_nonzero("request_timeout", self.request_timeout)?;
+        check_parties("authorized_parties", &self.authorized_parties)?;
         Ok(ClerkConfig {
             key_source,
             issuer,
@@ -720,14 +781,38 @@ impl ClerkConfigBuilder {
     }
 }
 
+/// An `https` URL, or `http` on loopback only (keys fetched in clear text
+/// could be swapped on the way), without credentials.
 fn parse_url(setting: &'static str, url: &str) -> Result<reqwest::Url, ConfigError> {
     let parsed =
         reqwest::Url::parse(url).map_err(|e| ConfigError::invalid(setting, e.to_string()))?;
+    let Some(host) = parsed.host() else {
+        return Err(ConfigError::invalid(
+            setting,
+            "expected an https URL with a host",
+        ));
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ConfigError::invalid(
+            setting,
+            "the URL carries credentials; send them with jwks_header instead",
+        ));
+    }
+    let loopback = match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
     match parsed.scheme() {
-        "https" | "http" if parsed.host_str().is_some() => Ok(parsed),
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        "http" => Err(ConfigError::invalid(
+            setting,
+            "http:// is allowed only on loopback (127.0.0.0/8, ::1, localhost): use https://",
+        )),
         _ => Err(ConfigError::invalid(
             setting,
-            "expected an http(s) URL with a host",
+            "expected an https URL with a host",
         )),
     }
 }

@@ -12,36 +12,74 @@ use axum::http::request::Parts;
 use crate::claims::ClerkAuth;
 use crate::rejection::{AuthRejection, Reason};
 use crate::require::Requirement;
-use crate::verify::{global, ClerkVerifier};
+use crate::verify::{global, ClerkVerifier, VerifierId};
 
-/// What verification concluded for this request (kept in its extensions).
+/// What verification concluded for this request.
 #[derive(Debug, Clone)]
 pub(crate) enum AuthOutcome {
     SignedIn(ClerkAuth),
     SignedOut(AuthRejection),
 }
 
+/// Every outcome of this request, each with the verifier that produced it
+/// (kept in the request extensions). An outcome answers only for its own
+/// verifier: an extractor or layer with another verifier verifies again, so
+/// one Clerk instance's token never passes for another's.
+#[derive(Debug, Clone, Default)]
+struct AuthOutcomes(Vec<(VerifierId, AuthOutcome)>);
+
+/// Left by a [`ClerkLayer`](crate::ClerkLayer) that had no verifier of its
+/// own and none in scope, so used the global one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LayerUsedGlobal(pub(crate) VerifierId);
+
 /// The router's own verifier (an `Extension<ClerkVerifier>` or a
-/// [`ClerkLayer`](crate::ClerkLayer)), else the global one.
-fn verifier_for(parts: &Parts) -> Result<ClerkVerifier, AuthRejection> {
+/// [`ClerkLayer`](crate::ClerkLayer)'s), else the global one.
+pub(crate) fn verifier_for(parts: &Parts) -> Result<ClerkVerifier, AuthRejection> {
     if let Some(verifier) = parts.extensions.get::<ClerkVerifier>() {
+        warn_if_misordered(parts, verifier);
         return Ok(verifier.clone());
     }
     global().cloned().map_err(|_| {
         AuthRejection::with_detail(
             Reason::ConfigurationInvalid,
-            "the global verifier could not be configured from the environment",
+            "no verifier in scope (ClerkLayer::with_verifier, or Extension(verifier) added after \
+             the layer) and the global verifier could not be configured from the environment",
         )
     })
 }
 
-/// Verifies the request once and records the outcome. `Err` only when keys
-/// or configuration are unavailable (503): that is never "signed out".
-pub(crate) async fn outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthRejection> {
-    if let Some(outcome) = parts.extensions.get::<AuthOutcome>() {
-        return Ok(outcome.clone());
+/// `.layer(Extension(v)).layer(ClerkLayer::required())` puts the layer
+/// outside `v`: it used the global verifier. Extractors still verify with
+/// `v`; say once, loudly, that the layer did not.
+fn warn_if_misordered(parts: &Parts, verifier: &ClerkVerifier) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let misordered = parts
+        .extensions
+        .get::<LayerUsedGlobal>()
+        .is_some_and(|used| used.0 != verifier.id());
+    if misordered && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!(
+            "a ClerkLayer without a verifier sits outside an Extension(ClerkVerifier): the layer \
+             verified with the global verifier, extractors behind it verify again with the \
+             router's. Give the layer its verifier (ClerkLayer::with_verifier) or add \
+             .layer(Extension(verifier)) after the ClerkLayer"
+        );
     }
-    let verifier = verifier_for(parts)?;
+}
+
+/// Verifies the request with `verifier` once and records the outcome. `Err`
+/// only when keys or configuration are unavailable (503): never "signed out".
+pub(crate) async fn outcome_with(
+    parts: &mut Parts,
+    verifier: &ClerkVerifier,
+) -> Result<AuthOutcome, AuthRejection> {
+    let id = verifier.id();
+    if let Some(outcomes) = parts.extensions.get::<AuthOutcomes>() {
+        if let Some((_, outcome)) = outcomes.0.iter().find(|(by, _)| *by == id) {
+            return Ok(outcome.clone());
+        }
+    }
     let outcome = match verifier.authenticate(&parts.headers).await {
         Ok(auth) => AuthOutcome::SignedIn(auth),
         Err(rejection) if rejection.reason().is_unavailable() => {
@@ -61,11 +99,28 @@ pub(crate) async fn outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthReject
             AuthOutcome::SignedOut(rejection)
         }
     };
-    if let AuthOutcome::SignedIn(auth) = &outcome {
-        parts.extensions.insert(auth.clone());
+    // `Extension<ClerkAuth>` always holds the innermost verifier's verdict.
+    match &outcome {
+        AuthOutcome::SignedIn(auth) => {
+            parts.extensions.insert(auth.clone());
+        }
+        AuthOutcome::SignedOut(_) => {
+            parts.extensions.remove::<ClerkAuth>();
+        }
     }
-    parts.extensions.insert(outcome.clone());
+    let mut outcomes = parts
+        .extensions
+        .remove::<AuthOutcomes>()
+        .unwrap_or_default();
+    outcomes.0.push((id, outcome.clone()));
+    parts.extensions.insert(outcomes);
     Ok(outcome)
+}
+
+/// [`outcome_with`] the verifier in scope.
+pub(crate) async fn outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthRejection> {
+    let verifier = verifier_for(parts)?;
+    outcome_with(parts, &verifier).await
 }
 
 /// Requires a valid session token; rejects with 401 (or 503 when keys cannot

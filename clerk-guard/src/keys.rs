@@ -4,8 +4,8 @@
 //! loaded, so a request pays for the RSA check and nothing else.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -13,12 +13,12 @@ use aws_lc_rs::signature::{
     ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384,
     RSA_PKCS1_2048_8192_SHA512,
 };
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use base64::Engine as _;
+use futures_util::future::{BoxFuture, FutureExt as _, Shared};
 use serde::Deserialize;
 
-use crate::config::ClerkConfig;
-use crate::rejection::Reason;
+use crate::rejection::{AuthRejection, Reason};
 
 /// The smallest RSA modulus accepted, in bits.
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -45,6 +45,12 @@ impl RsaAlgorithm {
 /// One RSA public key, parsed once for each algorithm it may verify.
 pub(crate) struct VerificationKey {
     bits: usize,
+    /// The algorithm the JWK states, if any: tokens of another `alg` are refused.
+    alg: Option<RsaAlgorithm>,
+    /// Modulus and exponent, big-endian without leading zeros: what makes two
+    /// keys of different key sets the same key.
+    n: Box<[u8]>,
+    e: Box<[u8]>,
     rs256: ParsedPublicKey,
     rs384: ParsedPublicKey,
     rs512: ParsedPublicKey,
@@ -77,6 +83,9 @@ impl VerificationKey {
             |alg| ParsedPublicKey::new(alg, &der).map_err(|e| format!("RSA key rejected: {e}"));
         Ok(Self {
             bits,
+            alg: None,
+            n: n.into(),
+            e: e.into(),
             rs256: parse(&RSA_PKCS1_2048_8192_SHA256)?,
             rs384: parse(&RSA_PKCS1_2048_8192_SHA384)?,
             rs512: parse(&RSA_PKCS1_2048_8192_SHA512)?,
@@ -107,14 +116,31 @@ impl VerificationKey {
         self.bits
     }
 
-    /// Checks `signature` over `message` with `alg`.
-    pub(crate) fn verify(&self, alg: RsaAlgorithm, message: &[u8], signature: &[u8]) -> bool {
+    /// Whether `other` is the same RSA key (same modulus and exponent), e.g.
+    /// the same JWK read again by a later refresh.
+    pub(crate) fn same_key(&self, other: &VerificationKey) -> bool {
+        self.n == other.n && self.e == other.e
+    }
+
+    /// Checks `signature` over `message` with `alg`. A key whose JWK states
+    /// an `alg` verifies only tokens of that `alg`, as Clerk's Go SDK and
+    /// WebCrypto (under its JS SDK) do.
+    pub(crate) fn verify(
+        &self,
+        alg: RsaAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Reason> {
+        if self.alg.is_some_and(|stated| stated != alg) {
+            return Err(Reason::TokenInvalidAlgorithm);
+        }
         let key = match alg {
             RsaAlgorithm::Rs256 => &self.rs256,
             RsaAlgorithm::Rs384 => &self.rs384,
             RsaAlgorithm::Rs512 => &self.rs512,
         };
-        key.verify_sig(message, signature).is_ok()
+        key.verify_sig(message, signature)
+            .map_err(|_| Reason::TokenInvalidSignature)
     }
 }
 
@@ -139,6 +165,11 @@ pub(crate) struct KeySet {
 impl KeySet {
     fn get(&self, kid: &str) -> Option<&Arc<VerificationKey>> {
         self.by_kid.get(kid)
+    }
+
+    /// How many usable keys the set holds.
+    pub(crate) fn len(&self) -> usize {
+        self.by_kid.len()
     }
 
     /// Parses a JWKS document, skipping keys that are not usable RSA signing keys.
@@ -168,12 +199,11 @@ impl KeySet {
                 tracing::debug!("JWKS entry skipped: not a JWK");
                 continue;
             };
+            // A stated `alg` must be one we verify; it then binds the key to it.
+            let alg = jwk.alg.as_deref().map(RsaAlgorithm::from_header);
             let usable = jwk.kty == "RSA"
                 && jwk.use_.as_deref().is_none_or(|u| u == "sig")
-                && jwk
-                    .alg
-                    .as_deref()
-                    .is_none_or(|a| RsaAlgorithm::from_header(a).is_some());
+                && alg.is_none_or(|a| a.is_some());
             let (Some(kid), Some(n), Some(e), true) = (jwk.kid, jwk.n, jwk.e, usable) else {
                 tracing::debug!(kty = %jwk.kty, "JWKS entry skipped: not an RSA signing key with a kid");
                 continue;
@@ -182,7 +212,10 @@ impl KeySet {
                 b64.decode(n.trim_end_matches('=')),
                 b64.decode(e.trim_end_matches('=')),
             ) {
-                (Ok(n), Ok(e)) => VerificationKey::from_components(&n, &e),
+                (Ok(n), Ok(e)) => VerificationKey::from_components(&n, &e).map(|mut key| {
+                    key.alg = alg.flatten();
+                    key
+                }),
                 _ => Err("n or e is not base64url".to_string()),
             };
             match parsed {
@@ -200,15 +233,32 @@ impl KeySet {
     }
 }
 
-/// What a fetch attempt left behind: the last good keys (kept through
+/// What the last fetch attempts left behind: the last good keys (kept through
 /// failures) and when things happened.
 #[derive(Debug, Default)]
 struct CacheState {
     keys: Option<Arc<KeySet>>,
     fetched_at: Option<Instant>,
+    /// When the last fetch started: the cooldown runs from here, so a fetch
+    /// that never finishes (cancelled, runtime gone) still counts.
     last_attempt: Option<Instant>,
     last_error: Option<Reason>,
-    attempts: u64,
+}
+
+/// How a [`JwksCache`] fetches: where, with what, within which limits.
+#[derive(Debug, Clone)]
+pub(crate) struct JwksSettings {
+    /// The JWKS endpoint.
+    pub(crate) url: reqwest::Url,
+    /// Headers sent with every fetch (the Backend API's Bearer, custom ones).
+    pub(crate) headers: HeaderMap,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_bytes: usize,
+    /// Keys older than this are refreshed in the background.
+    pub(crate) ttl: Duration,
+    /// At most one fetch per cooldown while keys are missing or fetches fail.
+    pub(crate) cooldown: Duration,
 }
 
 /// Fetches a JWKS with timeouts and a size cap.
@@ -220,7 +270,41 @@ struct JwksFetcher {
     max_bytes: usize,
 }
 
+/// Scheme, host and port: redirects may not leave them, so custom headers
+/// and the secret key never reach another host.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 impl JwksFetcher {
+    fn new(settings: &JwksSettings) -> Result<Self, String> {
+        let origin = settings.url.clone();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > 3 {
+                attempt.error("too many redirects")
+            } else if same_origin(attempt.url(), &origin) {
+                attempt.follow()
+            } else {
+                attempt.error("redirect to another origin refused")
+            }
+        });
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .redirect(redirects)
+            .user_agent(concat!("clerk-guard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            url: settings.url.clone(),
+            headers: settings.headers.clone(),
+            max_bytes: settings.max_bytes,
+        })
+    }
+
     async fn fetch(&self) -> Result<KeySet, Reason> {
         let started = Instant::now();
         let response = self
@@ -242,7 +326,7 @@ impl JwksFetcher {
         let keys = KeySet::from_jwks(&body)?;
         tracing::info!(
             url = %self.url,
-            keys = keys.by_kid.len(),
+            keys = keys.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "JWKS fetched"
         );
@@ -279,67 +363,82 @@ impl JwksFetcher {
     }
 }
 
-/// A JWKS kept in memory: lock-free reads, one fetch at a time, TTL refresh
-/// in the background, stale keys served while the endpoint fails.
+/// A fetch every interested request awaits: it runs in its own task, so a
+/// request that goes away does not cancel it for the others.
+type SharedFetch = Shared<BoxFuture<'static, Arc<CacheState>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A JWKS kept in memory: lock-free reads, one fetch at a time shared by
+/// every waiter, TTL refresh in the background, stale keys served while the
+/// endpoint fails, and at most one fetch per cooldown while it fails.
 #[derive(Debug)]
 pub(crate) struct JwksCache {
     fetcher: JwksFetcher,
     state: ArcSwap<CacheState>,
-    fetch_lock: tokio::sync::Mutex<()>,
-    refreshing: AtomicBool,
+    in_flight: Mutex<Option<(u64, SharedFetch)>>,
+    fetch_ids: AtomicU64,
     ttl: Duration,
     cooldown: Duration,
 }
 
+/// What a caller should do about keys it does not have.
+enum Fetch {
+    /// A fetch is running (or was just started): await it.
+    Wait(SharedFetch),
+    /// A fetch was attempted within the cooldown: answer from this state.
+    CoolingDown(Arc<CacheState>),
+}
+
+/// Ends a fetch's bookkeeping however the fetch ends: finished, cancelled
+/// with its task, or dropped with its runtime.
+struct FetchGuard {
+    cache: Arc<JwksCache>,
+    id: u64,
+    finished: bool,
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Cancelled mid-way: the attempt (already recorded) stands as a failure.
+            let current = self.cache.state.load_full();
+            self.cache.state.store(Arc::new(CacheState {
+                keys: current.keys.clone(),
+                fetched_at: current.fetched_at,
+                last_attempt: current.last_attempt,
+                last_error: Some(Reason::JwkRemoteFailedToLoad),
+            }));
+            tracing::warn!("JWKS fetch cancelled before it finished");
+        }
+        let mut slot = lock(&self.cache.in_flight);
+        if slot.as_ref().is_some_and(|(id, _)| *id == self.id) {
+            *slot = None;
+        }
+    }
+}
+
 impl JwksCache {
-    /// A cache for `url`; `secret_key`, when given, is sent as Bearer (Backend API).
-    pub(crate) fn new(
-        config: &ClerkConfig,
-        url: reqwest::Url,
-        secret_key: Option<&str>,
-    ) -> Result<Self, crate::ConfigError> {
-        let mut headers = HeaderMap::new();
-        if let Some(secret_key) = secret_key {
-            let bearer = HeaderValue::try_from(format!("Bearer {secret_key}")).map_err(|_| {
-                crate::ConfigError::Invalid {
-                    setting: "CLERK_SECRET_KEY",
-                    problem: "not a valid header value".into(),
-                }
-            })?;
-            headers.insert(header::AUTHORIZATION, bearer);
-        }
-        for (name, value) in &config.jwks_headers {
-            headers.insert(name.clone(), value.clone());
-        }
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("clerk-guard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| crate::ConfigError::Invalid {
-                setting: "CLERK_JWKS_URL",
-                problem: format!("HTTP client: {e}"),
-            })?;
+    /// A cache fetching as `settings` say; nothing is fetched until a key is asked for.
+    pub(crate) fn new(settings: &JwksSettings) -> Result<Self, String> {
         Ok(Self {
-            fetcher: JwksFetcher {
-                client,
-                url,
-                headers,
-                max_bytes: config.max_jwks_bytes,
-            },
+            fetcher: JwksFetcher::new(settings)?,
             state: ArcSwap::from_pointee(CacheState::default()),
-            fetch_lock: tokio::sync::Mutex::new(()),
-            refreshing: AtomicBool::new(false),
-            ttl: config.jwks_ttl,
-            cooldown: config.unknown_kid_cooldown,
+            in_flight: Mutex::new(None),
+            fetch_ids: AtomicU64::new(0),
+            ttl: settings.ttl,
+            cooldown: settings.cooldown,
         })
     }
 
-    fn attempted_within_cooldown(&self, state: &CacheState) -> bool {
-        state
-            .last_attempt
-            .is_some_and(|at| at.elapsed() < self.cooldown)
+    /// Time left before another fetch may start, if one started within the cooldown.
+    fn cooldown_left(&self, state: &CacheState) -> Option<Duration> {
+        let elapsed = state.last_attempt?.elapsed();
+        self.cooldown.checked_sub(elapsed).filter(|d| !d.is_zero())
     }
 
     /// The key for `kid` if the cache holds it now, without waiting; starts a
@@ -347,68 +446,125 @@ impl JwksCache {
     pub(crate) fn cached(self: &Arc<Self>, kid: &str) -> Option<Arc<VerificationKey>> {
         let state = self.state.load();
         let keys = state.keys.as_ref()?;
-        // Due at the TTL; a failed refresh is retried at most once per
-        // min(TTL, cooldown) while the old keys keep serving.
-        let retry_gap = self.ttl.min(self.cooldown);
+        // Due a TTL after the last good fetch; after a failed refresh, at most
+        // one retry per cooldown while the old keys keep serving.
         let due = state.fetched_at.is_some_and(|at| at.elapsed() >= self.ttl)
-            && state
-                .last_attempt
-                .is_none_or(|at| at.elapsed() >= retry_gap);
+            && (state.last_error.is_none() || self.cooldown_left(&state).is_none());
         if due {
-            self.spawn_refresh(state.attempts);
+            self.refresh_in_background();
         }
         keys.get(kid).cloned()
     }
 
     /// The key for `kid`, fetching the key set when the cache is cold or the
-    /// `kid` is unknown (at most once per cooldown).
-    pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerificationKey>, Reason> {
+    /// `kid` is unknown, at most once per cooldown.
+    pub(crate) async fn key(
+        self: &Arc<Self>,
+        kid: &str,
+    ) -> Result<Arc<VerificationKey>, AuthRejection> {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }
-        let state = self.state.load_full();
-        if state.keys.is_some() && self.attempted_within_cooldown(&state) {
-            return Err(Reason::JwkKidMismatch);
+        let state = match self.fetch_or_wait() {
+            Fetch::Wait(fetch) => fetch.await,
+            Fetch::CoolingDown(state) => state,
+        };
+        if let Some(keys) = &state.keys {
+            return keys
+                .get(kid)
+                .cloned()
+                .ok_or_else(|| AuthRejection::new(Reason::JwkKidMismatch));
         }
-        let state = self.refresh(state.attempts).await;
-        match &state.keys {
-            Some(keys) => keys.get(kid).cloned().ok_or(Reason::JwkKidMismatch),
-            None => Err(state.last_error.unwrap_or(Reason::JwkRemoteFailedToLoad)),
-        }
+        // No usable key at all: 503, and say when the next fetch may happen.
+        let retry_after = self.cooldown_left(&state).unwrap_or(self.cooldown);
+        Err(
+            AuthRejection::new(state.last_error.unwrap_or(Reason::JwkRemoteFailedToLoad))
+                .retry_after(retry_after),
+        )
     }
 
-    fn spawn_refresh(self: &Arc<Self>, observed: u64) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+    /// Joins the running fetch, or starts one unless the cooldown forbids it.
+    fn fetch_or_wait(self: &Arc<Self>) -> Fetch {
+        let mut slot = lock(&self.in_flight);
+        if let Some((_, fetch)) = slot.as_ref() {
+            return Fetch::Wait(fetch.clone());
+        }
+        let state = self.state.load_full();
+        if self.cooldown_left(&state).is_some() {
+            return Fetch::CoolingDown(state);
+        }
+        Fetch::Wait(self.start_fetch(&mut slot, &state))
+    }
+
+    /// Starts a TTL refresh unless a fetch is running or cooling down. Never waits.
+    fn refresh_in_background(self: &Arc<Self>) {
+        // Busy lock: another request is starting or ending a fetch right now.
+        let Ok(mut slot) = self.in_flight.try_lock() else {
             return;
         };
-        if self.refreshing.swap(true, Ordering::AcqRel) {
+        if slot.is_some() || tokio::runtime::Handle::try_current().is_err() {
             return;
         }
-        let cache = Arc::clone(self);
-        runtime.spawn(async move {
+        let state = self.state.load_full();
+        if state.last_error.is_none() || self.cooldown_left(&state).is_none() {
             tracing::debug!("JWKS older than its TTL: refreshing in the background");
-            cache.refresh(observed).await;
-            cache.refreshing.store(false, Ordering::Release);
-        });
+            // The fetch runs in its own task; nobody needs to await it here.
+            let _running = self.start_fetch(&mut slot, &state);
+        }
     }
 
-    /// Fetches once for everyone who observed generation `observed`: callers
-    /// that waited while another fetched get that fetch's outcome.
-    async fn refresh(&self, observed: u64) -> Arc<CacheState> {
-        let _single_flight = self.fetch_lock.lock().await;
-        let current = self.state.load_full();
-        if current.attempts != observed {
-            return current;
-        }
+    /// Records the attempt, then runs the fetch in its own task (inline when
+    /// there is no tokio runtime).
+    fn start_fetch(
+        self: &Arc<Self>,
+        slot: &mut Option<(u64, SharedFetch)>,
+        current: &CacheState,
+    ) -> SharedFetch {
+        let id = self.fetch_ids.fetch_add(1, Ordering::Relaxed);
+        self.state.store(Arc::new(CacheState {
+            keys: current.keys.clone(),
+            fetched_at: current.fetched_at,
+            last_attempt: Some(Instant::now()),
+            last_error: current.last_error,
+        }));
+        let mut guard = FetchGuard {
+            cache: Arc::clone(self),
+            id,
+            finished: false,
+        };
+        let run = async move {
+            let state = guard.cache.fetch_and_store().await;
+            guard.finished = true;
+            drop(guard);
+            state
+        };
+        let fetch: BoxFuture<'static, Arc<CacheState>> = match tokio::runtime::Handle::try_current()
+        {
+            Ok(runtime) => {
+                let task = runtime.spawn(run);
+                let cache = Arc::clone(self);
+                async move {
+                    // A task lost with its runtime leaves the guard's verdict.
+                    task.await.unwrap_or_else(|_| cache.state.load_full())
+                }
+                .boxed()
+            }
+            Err(_) => run.boxed(),
+        };
+        let fetch = fetch.shared();
+        *slot = Some((id, fetch.clone()));
+        fetch
+    }
+
+    async fn fetch_and_store(&self) -> Arc<CacheState> {
         let outcome = self.fetcher.fetch().await;
-        let now = Instant::now();
+        let current = self.state.load_full();
         let next = match outcome {
             Ok(keys) => CacheState {
                 keys: Some(Arc::new(keys)),
-                fetched_at: Some(now),
-                last_attempt: Some(now),
+                fetched_at: Some(Instant::now()),
+                last_attempt: current.last_attempt,
                 last_error: None,
-                attempts: current.attempts + 1,
             },
             Err(reason) => {
                 if current.keys.is_some() {
@@ -420,9 +576,8 @@ impl JwksCache {
                 CacheState {
                     keys: current.keys.clone(),
                     fetched_at: current.fetched_at,
-                    last_attempt: Some(now),
+                    last_attempt: current.last_attempt,
                     last_error: Some(reason),
-                    attempts: current.attempts + 1,
                 }
             }
         };

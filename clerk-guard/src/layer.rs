@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::extract::{outcome, AuthOutcome};
+use crate::extract::{outcome_with, verifier_for, AuthOutcome, LayerUsedGlobal};
 use crate::verify::ClerkVerifier;
 
 /// Protects a whole router: verifies each request once, stores the
@@ -21,6 +21,13 @@ use crate::verify::ClerkVerifier;
 /// handlers behind it reuse its verification. With
 /// [`with_verifier`](Self::with_verifier) the layer also carries its own
 /// verifier, which every extractor behind it uses instead of the global one.
+///
+/// Which verifier a layer uses: its own ([`with_verifier`](Self::with_verifier)),
+/// else one placed *outside* it (`.layer(ClerkLayer::required()).layer(Extension(v))`),
+/// else the global one. An `Extension(v)` added *before* the layer sits inside
+/// it and is not seen by it; extractors behind it still verify with `v`, and
+/// the misplacement is logged as an error. Each verifier verifies a request at
+/// most once, and a layer never trusts another verifier's outcome.
 ///
 /// ```no_run
 /// use axum::{routing::get, Extension, Router};
@@ -121,10 +128,29 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            if let Some(verifier) = layer.verifier {
-                parts.extensions.insert(verifier);
-            }
-            match outcome(&mut parts).await {
+            let verifier = match layer.verifier {
+                Some(verifier) => {
+                    // Extractors behind the layer use its verifier too.
+                    parts.extensions.insert(verifier.clone());
+                    verifier
+                }
+                None => match verifier_for(&parts) {
+                    Ok(verifier) => {
+                        if parts.extensions.get::<ClerkVerifier>().is_none() {
+                            parts.extensions.insert(LayerUsedGlobal(verifier.id()));
+                        }
+                        verifier
+                    }
+                    Err(unavailable) => {
+                        tracing::error!(
+                            detail = unavailable.detail(),
+                            "ClerkLayer has no verifier"
+                        );
+                        return Ok(unavailable.into_response());
+                    }
+                },
+            };
+            match outcome_with(&mut parts, &verifier).await {
                 Err(unavailable) => return Ok(unavailable.into_response()),
                 Ok(AuthOutcome::SignedOut(rejection)) if !layer.optional => {
                     return Ok(rejection.into_response())

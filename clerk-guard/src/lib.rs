@@ -40,6 +40,16 @@
 //! carry its own [`ClerkVerifier`] as an `Extension` or through
 //! [`ClerkLayer::with_verifier`]; extractors behind it use that one.
 //!
+//! A verification belongs to the verifier that made it: a request is
+//! verified at most once per verifier, and an extractor or layer with a
+//! different verifier verifies again, so nesting routers for two Clerk
+//! instances never lets one instance's tokens into the other's routes.
+//! `Extension<ClerkAuth>` holds the verdict of the innermost verifier.
+//!
+//! No setting fails open: a blank authorized party, a zero TTL, cooldown,
+//! timeout or size cap, an `http://` key URL off loopback, or a URL with
+//! credentials is a [`ConfigError`] naming the setting.
+//!
 //! # The attribute
 //!
 //! | attribute | admits |
@@ -72,8 +82,9 @@
 //! // #[clerk_protected(roles = "admin")]
 //! // async fn admin(auth: ClerkAuth) -> String { … }
 //! // becomes
+//! // ("admin" as a type: its bytes 61 64 6d 69 6e, packed into u128 words)
 //! async fn admin(
-//!     _: Guard<AnyRole<(Str<Ch<'a', Ch<'d', Ch<'m', Ch<'i', Ch<'n', End>>>>>>, ())>>,
+//!     _: Guard<AnyRole<(Str<Chunk<{ 0x61646d696e << 88 }, 0, 0, 0, End>>, ())>>,
 //!     auth: ClerkAuth,
 //! ) -> String {
 //!     auth.user_id().to_owned()
@@ -97,6 +108,15 @@
 //!   ignored (the cookie is then tried); `Bearer` with nothing after it is no token.
 //! - With a PEM key (`CLERK_JWT_KEY`) the token's `kid` must be present but
 //!   is not matched, as in Clerk's SDKs.
+//! - A [`ClerkLayer`] without a verifier of its own uses the one placed
+//!   outside it (`.layer(Extension(v))` added after the layer), else the
+//!   global one. An `Extension(v)` added before (inside) the layer is not
+//!   visible to it: with no global verifier configured, such a layer answers
+//!   503 `configuration-invalid` (and says why in the log); give the layer
+//!   its verifier with [`ClerkLayer::with_verifier`].
+//! - Role and permission values are at most 1024 bytes, lists at most 64
+//!   entries (the type encoding's limit within rustc's default recursion
+//!   limit); permissions must have Clerk's form `org:<feature>:<permission>`.
 //!
 //! # Testing your app
 //!
@@ -133,7 +153,7 @@ pub use verify::{global, init, ClerkVerifier};
 pub mod __private {
     pub use crate::extract::{Guard, OptionalGuard};
     pub use crate::require::{
-        AllPermissions, AnyRole, Ch, End, OrgRole, SignedIn, Str, StrList, TypeStr,
+        AllPermissions, AnyRole, Chunk, End, OrgRole, SignedIn, Str, StrList, TypeStr,
     };
     pub use crate::ClerkAuth;
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -176,8 +177,12 @@ pub type RejectionRenderer = Arc<dyn Fn(&AuthRejection) -> Response + Send + Syn
 pub struct AuthRejection {
     reason: Reason,
     detail: &'static str,
+    retry_after: Option<Duration>,
     renderer: Option<RejectionRenderer>,
 }
+
+/// `Retry-After` of a 503 whose cause gives no better figure.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl AuthRejection {
     /// A rejection for `reason` with the default response.
@@ -190,6 +195,7 @@ impl AuthRejection {
         Self {
             reason,
             detail: "",
+            retry_after: None,
             renderer: None,
         }
     }
@@ -198,8 +204,33 @@ impl AuthRejection {
         Self {
             reason,
             detail,
+            retry_after: None,
             renderer: None,
         }
+    }
+
+    /// When the client may try again (503 only): the time left before the
+    /// verifier will try to fetch keys again.
+    pub(crate) fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// For a 503: how long the client should wait before retrying, as sent in
+    /// `Retry-After` (whole seconds, rounded up, at least 1). `None` for 401/403.
+    ///
+    /// ```
+    /// # use clerk_guard::{AuthRejection, Reason};
+    /// assert_eq!(AuthRejection::new(Reason::JwkRemoteFailedToLoad).retry_after_secs(), Some(5));
+    /// assert_eq!(AuthRejection::new(Reason::TokenExpired).retry_after_secs(), None);
+    /// ```
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        if !self.reason.is_unavailable() {
+            return None;
+        }
+        let after = self.retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        Some(secs.max(1))
     }
 
     pub(crate) fn rendered_by(mut self, renderer: Option<&RejectionRenderer>) -> Self {
@@ -270,8 +301,8 @@ impl AuthRejection {
         if let Ok(value) = HeaderValue::from_str(&challenge) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
-        if reason.is_unavailable() {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(secs) = self.retry_after_secs() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -282,6 +313,7 @@ impl fmt::Debug for AuthRejection {
         f.debug_struct("AuthRejection")
             .field("reason", &self.reason)
             .field("detail", &self.detail())
+            .field("retry_after", &self.retry_after)
             .field("custom_renderer", &self.renderer.is_some())
             .finish()
     }

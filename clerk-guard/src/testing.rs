@@ -230,6 +230,8 @@ pub enum JwksMode {
     Hang,
     /// This body verbatim, with status 200.
     Body(String),
+    /// A `307` redirect to this URL (another origin must not be followed).
+    Redirect(String),
 }
 
 /// The claim shape of a minted token.
@@ -535,6 +537,11 @@ async fn serve_jwks(
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
         JwksMode::Body(body) => ([("content-type", "application/json")], body).into_response(),
+        JwksMode::Redirect(to) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, to)],
+        )
+            .into_response(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Turning a request's token into a [`ClerkAuth`], by Clerk's rules.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,7 +35,7 @@ impl Keys {
         }
     }
 
-    async fn key(&self, kid: &str) -> Result<Arc<VerificationKey>, Reason> {
+    async fn key(&self, kid: &str) -> Result<Arc<VerificationKey>, AuthRejection> {
         match self {
             Keys::Static(key) => Ok(Arc::clone(key)),
             Keys::Jwks(cache) => cache.key(kid).await,
@@ -74,10 +75,18 @@ type TokenCache = quick_cache::sync::Cache<Box<str>, CachedToken>;
 pub struct ClerkVerifier(Arc<VerifierInner>);
 
 struct VerifierInner {
+    /// Unique in the process: which verifier produced a request's outcome.
+    id: VerifierId,
     config: ClerkConfig,
     keys: Keys,
     tokens: Option<TokenCache>,
 }
+
+/// Identifies one verifier (and its clones) for the life of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VerifierId(u64);
+
+static NEXT_VERIFIER_ID: AtomicU64 = AtomicU64::new(1);
 
 impl fmt::Debug for ClerkVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,20 +131,22 @@ impl ClerkVerifier {
     /// # Ok::<(), clerk_guard::ConfigError>(())
     /// ```
     pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
-        let keys = match &config.key_source {
-            KeySource::Pem(key) => Keys::Static(Arc::clone(key)),
-            KeySource::Jwks { url } => {
-                Keys::Jwks(Arc::new(JwksCache::new(&config, url.clone(), None)?))
+        let keys = match (&config.key_source, config.jwks_settings()?) {
+            (KeySource::Pem(key), _) => Keys::Static(Arc::clone(key)),
+            (_, Some(settings)) => {
+                Keys::Jwks(Arc::new(JwksCache::new(&settings).map_err(|problem| {
+                    ConfigError::Invalid {
+                        setting: "CLERK_JWKS_URL",
+                        problem,
+                    }
+                })?))
             }
-            KeySource::BackendApi { url, secret_key } => Keys::Jwks(Arc::new(JwksCache::new(
-                &config,
-                url.clone(),
-                Some(secret_key),
-            )?)),
+            (_, None) => return Err(ConfigError::MissingKeySource),
         };
         let tokens =
             (config.token_cache_capacity > 0).then(|| TokenCache::new(config.token_cache_capacity));
         Ok(Self(Arc::new(VerifierInner {
+            id: VerifierId(NEXT_VERIFIER_ID.fetch_add(1, Ordering::Relaxed)),
             config,
             keys,
             tokens,
@@ -150,6 +161,11 @@ impl ClerkVerifier {
     /// ```
     pub fn config(&self) -> &ClerkConfig {
         &self.0.config
+    }
+
+    /// Which verifier this is: clones share it, other verifiers differ.
+    pub(crate) fn id(&self) -> VerifierId {
+        self.0.id
     }
 
     /// Finds the token of a request (the `Authorization: Bearer` header, then
@@ -195,11 +211,12 @@ impl ClerkVerifier {
     fn cached(&self, token: &str) -> Option<ClerkAuth> {
         let tokens = self.0.tokens.as_ref()?;
         let entry = tokens.get(token)?;
+        // The same key under the same kid, even if a refresh rebuilt it.
         let key_current = self
             .0
             .keys
             .cached(&entry.kid)
-            .is_some_and(|key| Arc::ptr_eq(&key, &entry.key));
+            .is_some_and(|key| Arc::ptr_eq(&key, &entry.key) || key.same_key(&entry.key));
         if !key_current || self.check_times(&entry.auth).is_err() {
             tokens.remove(token);
             return None;
@@ -239,11 +256,8 @@ impl ClerkVerifier {
             .as_deref()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| invalid("kid is missing"))?;
-        if header
-            .typ
-            .as_deref()
-            .is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT"))
-        {
+        // Exactly `JWT`, as Clerk's verifier requires (`jwt` is refused there too).
+        if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
             return Err(invalid("typ is not JWT"));
         }
         if header
@@ -259,11 +273,10 @@ impl ClerkVerifier {
         let signature = b64
             .decode(signature_b64)
             .map_err(|_| invalid("signature is not base64url"))?;
-        let key = self.0.keys.key(kid).await.map_err(AuthRejection::new)?;
+        let key = self.0.keys.key(kid).await?;
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-        if !key.verify(alg, signed, &signature) {
-            return Err(AuthRejection::new(Reason::TokenInvalidSignature));
-        }
+        key.verify(alg, signed, &signature)
+            .map_err(AuthRejection::new)?;
         let payload = b64
             .decode(payload_b64)
             .map_err(|_| invalid("payload is not base64url"))?;
@@ -344,13 +357,11 @@ impl ClerkVerifier {
 /// case-insensitively; only the first `Authorization` header is read), else
 /// the `__session` cookie. An empty bearer counts as no token.
 pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthRejection> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| invalid("Authorization header is not visible ASCII"))?;
+    // Not visible ASCII, or another scheme: not ours, so the cookie is tried.
+    if let Some(Ok(value)) = headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
-            if rest.contains(char::is_whitespace) || rest.starts_with(' ') {
+            if rest.contains(char::is_whitespace) {
                 return Err(invalid("Authorization header is not `Bearer <token>`"));
             }
             return Ok(rest);

@@ -147,7 +147,11 @@ async fn stale_keys_are_served_while_the_jwks_is_down() {
 
 #[tokio::test]
 async fn cold_start_with_the_jwks_hung_is_503_within_the_timeout_then_recovers() {
-    let app = TestApp::start_with(|c| c.request_timeout(Duration::from_millis(800))).await;
+    let app = TestApp::start_with(|c| {
+        c.request_timeout(Duration::from_millis(800))
+            .unknown_kid_cooldown(Duration::from_millis(1500))
+    })
+    .await;
     app.issuer.set_mode(JwksMode::Hang);
     let token = app.issuer.token().sign();
     let started = Instant::now();
@@ -156,28 +160,49 @@ async fn cold_start_with_the_jwks_hung_is_503_within_the_timeout_then_recovers()
     assert_eq!(reply.status, 503, "{reply:?}");
     assert_eq!(reply.reason(), "jwk-remote-failed-to-load");
     assert_eq!(reply.body["error"], "temporarily_unavailable");
-    assert!(reply.retry_after.is_some());
     assert!(took < Duration::from_secs(3), "took {took:?}");
-    // Optional routes answer 503 too, not a silent None.
-    assert_eq!(app.get("/maybe", Some(&token)).await.status, 503);
+    // Optional routes answer 503 too, not a silent None; within the
+    // cooldown, at once and without another fetch.
+    let started = Instant::now();
+    let reply = app.get("/maybe", Some(&token)).await;
+    assert_eq!(reply.status, 503);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(reply.retry_after.as_deref(), Some("1"));
+    assert_eq!(app.issuer.fetch_count(), 1);
     app.issuer.set_mode(JwksMode::Serve);
+    tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         app.get("/me", Some(&token)).await.status,
         200,
-        "the next request tries again"
+        "the first request after the cooldown tries again"
     );
+    assert_eq!(app.issuer.fetch_count(), 2);
 }
 
 #[tokio::test]
-async fn cold_start_with_the_jwks_erroring_is_503_and_the_next_request_retries() {
-    let app = TestApp::start().await;
+async fn cold_start_with_the_jwks_erroring_is_503_and_retried_after_the_cooldown() {
+    let app = TestApp::start_with(|c| c.unknown_kid_cooldown(Duration::from_millis(2500))).await;
     app.issuer.set_mode(JwksMode::Status(502));
     let token = app.issuer.token().sign();
-    assert_eq!(app.get("/me", Some(&token)).await.status, 503);
-    assert_eq!(app.get("/me", Some(&token)).await.status, 503);
-    assert_eq!(app.issuer.fetch_count(), 2);
+    let reply = app.get("/me", Some(&token)).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        app.issuer.fetch_count(),
+        1,
+        "the first request fetches at once"
+    );
+    // Seconds left of the cooldown, rounded up: 3 just after the fetch.
+    assert_eq!(reply.retry_after.as_deref(), Some("3"));
+    let reply = app.get("/me", Some(&token)).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(app.issuer.fetch_count(), 1, "no fetch within the cooldown");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let reply = app.get("/me", Some(&token)).await;
+    assert_eq!(reply.retry_after.as_deref(), Some("2"), "counts down");
     app.issuer.set_mode(JwksMode::Serve);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(app.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(app.issuer.fetch_count(), 2);
 }
 
 #[tokio::test]
@@ -198,7 +223,9 @@ async fn a_connect_failure_is_503() {
 
 #[tokio::test]
 async fn an_oversized_or_garbage_jwks_is_refused() {
-    let app = TestApp::start_with(|c| c.max_jwks_bytes(16 * 1024)).await;
+    let cooldown = Duration::from_millis(200);
+    let app =
+        TestApp::start_with(|c| c.max_jwks_bytes(16 * 1024).unknown_kid_cooldown(cooldown)).await;
     let mut jwks = app.issuer.jwks();
     jwks["padding"] = json!("x".repeat(20 * 1024));
     app.issuer.set_mode(JwksMode::Body(jwks.to_string()));
@@ -206,9 +233,12 @@ async fn an_oversized_or_garbage_jwks_is_refused() {
     assert_eq!(app.get("/me", Some(&token)).await.status, 503);
     app.issuer
         .set_mode(JwksMode::Body("<html>not json</html>".into()));
+    tokio::time::sleep(cooldown).await;
     assert_eq!(app.get("/me", Some(&token)).await.status, 503);
     app.issuer.set_mode(JwksMode::Serve);
+    tokio::time::sleep(cooldown).await;
     assert_eq!(app.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(app.issuer.fetch_count(), 3);
 }
 
 #[tokio::test]

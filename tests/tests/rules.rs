@@ -165,10 +165,46 @@ async fn alg_none_hs256_and_ps256_are_refused() {
     assert_401(&app.get("/me", Some(&hs)).await, "token-invalid-algorithm");
     let ps = app.issuer.token().alg(TestAlg::Ps256).sign();
     assert_401(&app.get("/me", Some(&ps)).await, "token-invalid-algorithm");
+    // The issuer's JWK states RS256: the same key under another RSA alg is refused.
     for alg in [TestAlg::Rs384, TestAlg::Rs512] {
-        let ok = app.issuer.token().alg(alg).sign();
+        let other = app.issuer.token().alg(alg).sign();
+        assert_401(
+            &app.get("/me", Some(&other)).await,
+            "token-invalid-algorithm",
+        );
+    }
+    // A JWK that states no alg verifies RS256, RS384 and RS512.
+    let app = TestApp::start().await;
+    let any_alg = Arc::new(TestKey::generate("any-alg"));
+    let mut jwk = any_alg.jwk();
+    jwk.as_object_mut().unwrap().remove("alg");
+    app.issuer.publish_raw_jwk(jwk);
+    for alg in [TestAlg::Rs256, TestAlg::Rs384, TestAlg::Rs512] {
+        let ok = app
+            .issuer
+            .token()
+            .signed_with(any_alg.clone())
+            .alg(alg)
+            .sign();
         assert_eq!(app.get("/me", Some(&ok)).await.status, 200);
     }
+}
+
+#[tokio::test]
+async fn a_jwk_not_for_signatures_is_skipped() {
+    let app = TestApp::start().await;
+    let enc = Arc::new(TestKey::generate("enc-key"));
+    let mut jwk = enc.jwk();
+    jwk["use"] = json!("enc");
+    app.issuer.publish_raw_jwk(jwk);
+    let token = app.issuer.token().signed_with(enc).sign();
+    assert_401(&app.get("/me", Some(&token)).await, "jwk-kid-mismatch");
+    assert_eq!(
+        app.get("/me", Some(&app.issuer.token().sign()))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -215,8 +251,11 @@ async fn header_rules_missing_kid_typ_cat_crit_and_embedded_keys() {
     assert_401(&app.get("/me", Some(&no_kid)).await, "token-invalid");
     let at_jwt = app.issuer.token().header("typ", "at+jwt").sign();
     assert_401(&app.get("/me", Some(&at_jwt)).await, "token-invalid");
-    let lower = app.issuer.token().header("typ", "jwt").sign();
-    assert_eq!(app.get("/me", Some(&lower)).await.status, 200);
+    // Exactly `JWT`, as Clerk's verifier requires.
+    for typ in ["jwt", "Jwt", "JWT "] {
+        let other_case = app.issuer.token().header("typ", typ).sign();
+        assert_401(&app.get("/me", Some(&other_case)).await, "token-invalid");
+    }
     let no_typ = app.issuer.token().without_header("typ").sign();
     assert_eq!(app.get("/me", Some(&no_typ)).await.status, 200);
     // A JWT template's category is not a session token.
