@@ -13,6 +13,8 @@ use proc_macro::TokenStream;
 
 mod args;
 mod expand;
+#[cfg(test)]
+mod proptests;
 mod validate;
 
 /// Protects an axum handler with Clerk authentication; see the `clerk-guard`

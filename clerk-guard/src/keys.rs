@@ -172,6 +172,14 @@ impl KeySet {
         self.by_kid.len()
     }
 
+    /// The kids of the usable keys, sorted.
+    #[cfg(feature = "testing")]
+    pub(crate) fn kids(&self) -> Vec<String> {
+        let mut kids: Vec<String> = self.by_kid.keys().cloned().collect();
+        kids.sort();
+        kids
+    }
+
     /// Parses a JWKS document, skipping keys that are not usable RSA signing keys.
     pub(crate) fn from_jwks(body: &[u8]) -> Result<Self, Reason> {
         #[derive(Deserialize)]

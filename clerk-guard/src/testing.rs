@@ -545,6 +545,23 @@ async fn serve_jwks(
     }
 }
 
+/// Parses a JWKS document exactly as the verifier's key cache does and
+/// returns the `kid`s of the keys it would use (sorted), or why it would use
+/// none: for property tests and fuzzing of the key-set parser.
+///
+/// ```
+/// use clerk_guard::testing::{usable_jwks_kids, TestKey};
+///
+/// let strong = TestKey::generate("k1").jwk();
+/// let ec = serde_json::json!({"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"});
+/// let body = serde_json::json!({"keys": [strong, ec]}).to_string();
+/// assert_eq!(usable_jwks_kids(body.as_bytes()).unwrap(), ["k1"]);
+/// assert!(usable_jwks_kids(b"not json").is_err());
+/// ```
+pub fn usable_jwks_kids(body: &[u8]) -> Result<Vec<String>, crate::Reason> {
+    crate::keys::KeySet::from_jwks(body).map(|set| set.kids())
+}
+
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
     fields
         .into_iter()

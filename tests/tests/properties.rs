@@ -1,0 +1,508 @@
+//! Property-based tests: what no case-by-case test can cover.
+//!
+//! - Tokens: valid tokens mutated at random (flips, truncations, extensions,
+//!   insertions, segment swaps and splices, re-encodings), and arbitrary
+//!   bytes, through `ClerkVerifier::verify` and `authenticate` against a real
+//!   JWKS on loopback: never a panic, never a 5xx, and nothing admitted but
+//!   the untouched valid tokens.
+//! - JWKS bodies: arbitrary bytes and JSON, and key sets built from good and
+//!   broken JWKs, through the verifier's own parser: never a panic, and
+//!   exactly the well-formed RSA signing keys of 2048 bits or more are used.
+//!
+//! Case counts are small by default so CI stays fast; set `PROPTEST_CASES`
+//! (for example `PROPTEST_CASES=20000`) to run more.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
+use std::sync::OnceLock;
+
+use axum::http::{HeaderMap, HeaderValue};
+use base64::Engine as _;
+use clerk_guard::testing::{usable_jwks_kids, ClaimShape, TestIssuer, TestKey};
+use clerk_guard::ClerkVerifier;
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use serde_json::{json, Value};
+
+/// `PROPTEST_CASES`, else `default`.
+fn config(default: u32) -> Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+/// One local Clerk for every property: its runtime, verifiers (token cache
+/// on and off) and a handful of valid tokens of every shape.
+struct World {
+    runtime: tokio::runtime::Runtime,
+    _issuer: TestIssuer,
+    cached: ClerkVerifier,
+    uncached: ClerkVerifier,
+    valid: Vec<String>,
+}
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let issuer = runtime.block_on(TestIssuer::start()).unwrap();
+        let verifier = |capacity| {
+            let config = issuer
+                .config()
+                .token_cache_capacity(capacity)
+                .unknown_kid_cooldown(std::time::Duration::from_secs(3600))
+                .build()
+                .unwrap();
+            ClerkVerifier::new(config).unwrap()
+        };
+        let valid = vec![
+            issuer.token().expires_in(3600).sign(),
+            issuer
+                .token()
+                .expires_in(3600)
+                .subject("user_admin")
+                .roles(["admin", "editor"])
+                .sign(),
+            issuer
+                .token()
+                .expires_in(3600)
+                .shape(ClaimShape::V1)
+                .org("org_1", "acme", "admin")
+                .permissions(["org:billing:manage"])
+                .sign(),
+            issuer
+                .token()
+                .expires_in(3600)
+                .org("org_2", "beta", "member")
+                .permissions(["org:reports:read", "org:billing:read"])
+                .sign(),
+            issuer
+                .token()
+                .expires_in(3600)
+                .without_header("typ")
+                .without_header("cat")
+                .without_claim("sid")
+                .sign(),
+        ];
+        let world = World {
+            cached: verifier(10_000),
+            uncached: verifier(0),
+            runtime,
+            _issuer: issuer,
+            valid,
+        };
+        // Keys are fetched once, up front: the key set is fixed from here on.
+        for token in &world.valid {
+            world.runtime.block_on(world.cached.verify(token)).unwrap();
+            world
+                .runtime
+                .block_on(world.uncached.verify(token))
+                .unwrap();
+        }
+        world
+    })
+}
+
+/// The verdict of both verifiers: `Ok(true)` admitted, `Ok(false)` refused
+/// with 401/403, `Err` for anything else (a 5xx).
+fn verdict(token: &str) -> Result<bool, String> {
+    let world = world();
+    let mut admitted = Vec::new();
+    for verifier in [&world.cached, &world.uncached] {
+        match world.runtime.block_on(verifier.verify(token)) {
+            Ok(_) => admitted.push(true),
+            Err(rejection) if rejection.status().is_server_error() => {
+                return Err(format!("{} for {token:?}", rejection.reason()));
+            }
+            Err(_) => admitted.push(false),
+        }
+    }
+    if admitted[0] != admitted[1] {
+        return Err(format!("cache on and off disagree on {token:?}"));
+    }
+    Ok(admitted[0])
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip { at: usize, byte: u8 },
+    Truncate { at: usize },
+    Extend(Vec<u8>),
+    Insert { at: usize, bytes: Vec<u8> },
+    Remove { at: usize, len: usize },
+    SwapSegments(usize, usize),
+    Splice { from: usize, segment: usize },
+    StandardAlphabet { segment: usize },
+    Pad { segment: usize, count: usize },
+    ReserializeJson { segment: usize },
+    DuplicateSegment { segment: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let printable = prop::collection::vec(
+        prop_oneof![Just(b'.'), Just(b'='), Just(b' '), 32u8..127],
+        1..8,
+    );
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Flip { at, byte }),
+        any::<usize>().prop_map(|at| Mutation::Truncate { at }),
+        printable.clone().prop_map(Mutation::Extend),
+        (any::<usize>(), printable).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
+        (any::<usize>(), 1usize..16).prop_map(|(at, len)| Mutation::Remove { at, len }),
+        (0usize..3, 0usize..3).prop_map(|(a, b)| Mutation::SwapSegments(a, b)),
+        (any::<usize>(), 0usize..3).prop_map(|(from, segment)| Mutation::Splice { from, segment }),
+        (0usize..3).prop_map(|segment| Mutation::StandardAlphabet { segment }),
+        (0usize..3, 1usize..3).prop_map(|(segment, count)| Mutation::Pad { segment, count }),
+        (0usize..2).prop_map(|segment| Mutation::ReserializeJson { segment }),
+        (0usize..3).prop_map(|segment| Mutation::DuplicateSegment { segment }),
+    ]
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+fn apply(token: &[u8], mutation: &Mutation, valid: &[String]) -> Vec<u8> {
+    let mut bytes = token.to_vec();
+    let segments = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        bytes.split(|b| *b == b'.').map(<[u8]>::to_vec).collect()
+    };
+    let join = |segments: Vec<Vec<u8>>| segments.join(&b'.');
+    match mutation {
+        Mutation::Flip { at, byte } => {
+            if !bytes.is_empty() {
+                let at = at % bytes.len();
+                bytes[at] = *byte;
+            }
+        }
+        Mutation::Truncate { at } => bytes.truncate(at % (bytes.len() + 1)),
+        Mutation::Extend(more) => bytes.extend_from_slice(more),
+        Mutation::Insert { at, bytes: more } => {
+            let at = at % (bytes.len() + 1);
+            bytes.splice(at..at, more.iter().copied());
+        }
+        Mutation::Remove { at, len } => {
+            let at = at % (bytes.len() + 1);
+            let end = (at + len).min(bytes.len());
+            bytes.drain(at..end);
+        }
+        Mutation::SwapSegments(a, b) => {
+            let mut parts = segments(&bytes);
+            if *a < parts.len() && *b < parts.len() {
+                parts.swap(*a, *b);
+            }
+            bytes = join(parts);
+        }
+        Mutation::Splice { from, segment } => {
+            let mut parts = segments(&bytes);
+            let other = segments(valid[from % valid.len()].as_bytes());
+            if *segment < parts.len() && *segment < other.len() {
+                parts[*segment] = other[*segment].clone();
+            }
+            bytes = join(parts);
+        }
+        Mutation::StandardAlphabet { segment } => {
+            let mut parts = segments(&bytes);
+            if let Some(part) = parts.get_mut(*segment) {
+                if let Ok(decoded) = b64().decode(&part[..]) {
+                    *part = base64::engine::general_purpose::STANDARD
+                        .encode(decoded)
+                        .into_bytes();
+                }
+            }
+            bytes = join(parts);
+        }
+        Mutation::Pad { segment, count } => {
+            let mut parts = segments(&bytes);
+            if let Some(part) = parts.get_mut(*segment) {
+                part.extend(std::iter::repeat_n(b'=', *count));
+            }
+            bytes = join(parts);
+        }
+        Mutation::ReserializeJson { segment } => {
+            let mut parts = segments(&bytes);
+            if let Some(part) = parts.get_mut(*segment) {
+                if let Some(value) = b64()
+                    .decode(&part[..])
+                    .ok()
+                    .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+                {
+                    // Same claims, other bytes: the signature no longer covers them.
+                    *part = b64()
+                        .encode(serde_json::to_string_pretty(&value).unwrap())
+                        .into_bytes();
+                }
+            }
+            bytes = join(parts);
+        }
+        Mutation::DuplicateSegment { segment } => {
+            let mut parts = segments(&bytes);
+            if let Some(part) = parts.get(*segment).cloned() {
+                parts.insert(*segment, part);
+            }
+            bytes = join(parts);
+        }
+    }
+    bytes
+}
+
+proptest! {
+    #![proptest_config(config(96))]
+
+    #[test]
+    fn mutated_tokens_are_never_admitted(
+        which in 0usize..5,
+        mutations in prop::collection::vec(mutation(), 1..4),
+    ) {
+        let world = world();
+        let original = &world.valid[which];
+        let mut bytes = original.as_bytes().to_vec();
+        for m in &mutations {
+            bytes = apply(&bytes, m, &world.valid);
+        }
+        let token = String::from_utf8_lossy(&bytes).into_owned();
+        let admitted = verdict(&token).map_err(TestCaseError::fail)?;
+        prop_assert!(
+            !admitted || world.valid.contains(&token),
+            "admitted a mutated token after {:?}: {}", mutations, token
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_never_admitted(bytes in prop::collection::vec(any::<u8>(), 0..700)) {
+        let token = String::from_utf8_lossy(&bytes).into_owned();
+        prop_assert!(!verdict(&token).map_err(TestCaseError::fail)?);
+    }
+
+    #[test]
+    fn token_shaped_strings_are_never_admitted(
+        segments in prop::collection::vec(
+            prop::collection::vec(prop_oneof![b'a'..=b'z', b'A'..=b'Z', b'0'..=b'9', Just(b'-'), Just(b'_')], 0..400),
+            0..5,
+        ),
+    ) {
+        let token = segments
+            .iter()
+            .map(|s| String::from_utf8(s.clone()).unwrap())
+            .collect::<Vec<_>>()
+            .join(".");
+        prop_assert!(!verdict(&token).map_err(TestCaseError::fail)?);
+    }
+
+    #[test]
+    fn arbitrary_headers_never_admit_and_never_fail(
+        authorization in prop::option::of(prop::collection::vec(any::<u8>(), 0..200)),
+        cookie in prop::option::of(prop::collection::vec(any::<u8>(), 0..200)),
+        with_valid_cookie in any::<bool>(),
+    ) {
+        let world = world();
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("authorization", &authorization), ("cookie", &cookie)] {
+            if let Some(Ok(value)) = value.as_ref().map(|v| HeaderValue::from_bytes(v)) {
+                headers.append(name, value);
+            }
+        }
+        if with_valid_cookie {
+            let cookie = format!("__session={}", world.valid[0]);
+            headers.append("cookie", HeaderValue::from_str(&cookie).unwrap());
+        }
+        let outcome = world.runtime.block_on(world.uncached.authenticate(&headers));
+        match outcome {
+            // Only the untouched valid token, from the cookie or the header.
+            Ok(auth) => prop_assert!(world.valid.iter().any(|t| t == auth.token())),
+            Err(rejection) => prop_assert!(!rejection.status().is_server_error()),
+        }
+    }
+}
+
+// JWKS bodies.
+
+/// Two strong keys whose JWKs the generated key sets are built from.
+fn strong_jwks() -> &'static [Value; 2] {
+    static KEYS: OnceLock<[Value; 2]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        [
+            TestKey::generate("strong-a").jwk(),
+            TestKey::generate("strong-b").jwk(),
+        ]
+    })
+}
+
+#[derive(Debug, Clone)]
+enum JwkChange {
+    None,
+    Kty(Value),
+    Use(Option<Value>),
+    Alg(Option<Value>),
+    Kid(Option<Value>),
+    WeakModulus,
+    BadModulus(String),
+    Exponent(Value),
+    NotAnObject(Value),
+}
+
+fn jwk_change() -> impl Strategy<Value = JwkChange> {
+    let text = prop_oneof![
+        Just(json!("RSA")),
+        Just(json!("EC")),
+        Just(json!("sig")),
+        Just(json!("enc")),
+        Just(json!("RS256")),
+        Just(json!("RS384")),
+        Just(json!("RS512")),
+        Just(json!("ES256")),
+        Just(json!("none")),
+        Just(json!(7)),
+        Just(json!(null)),
+        Just(json!(["sig"])),
+        Just(json!("strong-a")),
+        Just(json!("strong-b")),
+    ];
+    prop_oneof![
+        3 => Just(JwkChange::None),
+        1 => text.clone().prop_map(JwkChange::Kty),
+        1 => prop::option::of(text.clone()).prop_map(JwkChange::Use),
+        1 => prop::option::of(text.clone()).prop_map(JwkChange::Alg),
+        1 => prop::option::of(text.clone()).prop_map(JwkChange::Kid),
+        1 => Just(JwkChange::WeakModulus),
+        1 => "[A-Za-z0-9+/=_-]{0,12}".prop_map(JwkChange::BadModulus),
+        1 => prop_oneof![Just(json!("AQAB")), Just(json!("")), Just(json!("AA")), Just(json!("AQ")), Just(json!(65537)), Just(json!("////////////"))].prop_map(JwkChange::Exponent),
+        1 => text.prop_map(JwkChange::NotAnObject),
+    ]
+}
+
+/// The JWK, changed; and whether the verifier should use it, by the rules
+/// stated independently of the parser: an object with `kty` "RSA", a string
+/// `kid`, `use` absent or "sig", `alg` absent or RS256/384/512, a modulus of
+/// at least 2048 bits and a usable exponent.
+fn changed(base: &Value, change: &JwkChange) -> (Value, Option<String>) {
+    let mut jwk = base.clone();
+    let object = jwk.as_object_mut().unwrap();
+    let set = |object: &mut serde_json::Map<String, Value>, name: &str, value: &Option<Value>| {
+        match value {
+            Some(v) => {
+                object.insert(name.into(), v.clone());
+            }
+            None => {
+                object.remove(name);
+            }
+        }
+    };
+    match change {
+        JwkChange::None => {}
+        JwkChange::Kty(v) => set(object, "kty", &Some(v.clone())),
+        JwkChange::Use(v) => set(object, "use", v),
+        JwkChange::Alg(v) => set(object, "alg", v),
+        JwkChange::Kid(v) => set(object, "kid", v),
+        JwkChange::WeakModulus => set(object, "n", &Some(json!(b64().encode([0xc3u8; 128])))),
+        JwkChange::BadModulus(n) => set(object, "n", &Some(json!(n))),
+        JwkChange::Exponent(e) => set(object, "e", &Some(e.clone())),
+        JwkChange::NotAnObject(v) => return (v.clone(), None),
+    }
+    let get = |name: &str| object.get(name);
+    let kty_ok = get("kty") == Some(&json!("RSA"));
+    let use_ok = match get("use") {
+        None | Some(Value::Null) => true,
+        Some(v) => v == &json!("sig"),
+    };
+    let alg_ok = match get("alg") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(a)) => matches!(a.as_str(), "RS256" | "RS384" | "RS512"),
+        Some(_) => false,
+    };
+    let kid = match get("kid") {
+        Some(Value::String(k)) => Some(k.clone()),
+        _ => None,
+    };
+    // Only untouched moduli are strong; the generated bad ones are at most 72 bits.
+    let n_ok = !matches!(change, JwkChange::WeakModulus | JwkChange::BadModulus(_));
+    let e_ok = match get("e") {
+        Some(Value::String(e)) => e == "AQAB",
+        _ => false,
+    };
+    // A field of a non-string type makes the entry unreadable as a JWK.
+    let types_ok = ["use", "alg"]
+        .iter()
+        .all(|f| matches!(get(f), None | Some(Value::Null) | Some(Value::String(_))))
+        && matches!(get("kty"), Some(Value::String(_)))
+        && matches!(
+            get("kid"),
+            None | Some(Value::Null) | Some(Value::String(_))
+        );
+    let usable = kty_ok && use_ok && alg_ok && n_ok && e_ok && types_ok;
+    (jwk, kid.filter(|_| usable))
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("keys".to_owned()),
+                    Just("kty".to_owned()),
+                    Just("n".to_owned()),
+                    ".{0,6}".prop_map(|s| s)
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn arbitrary_jwks_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let _ = usable_jwks_kids(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_and_uses_no_key(value in json_value()) {
+        let body = value.to_string();
+        // No generated value carries a 2048-bit modulus, so nothing is usable.
+        prop_assert!(usable_jwks_kids(body.as_bytes()).is_err());
+        let wrapped = json!({"keys": [value]}).to_string();
+        prop_assert!(usable_jwks_kids(wrapped.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn only_well_formed_strong_rsa_signing_keys_are_used(
+        entries in prop::collection::vec((0usize..2, jwk_change()), 0..6),
+    ) {
+        let strong = strong_jwks();
+        let mut keys = Vec::new();
+        let mut expected: Vec<String> = Vec::new();
+        for (which, change) in &entries {
+            let (jwk, usable) = changed(&strong[*which], change);
+            keys.push(jwk);
+            expected.extend(usable);
+        }
+        expected.sort();
+        expected.dedup();
+        let body = json!({ "keys": keys }).to_string();
+        match usable_jwks_kids(body.as_bytes()) {
+            Ok(kids) => prop_assert_eq!(kids, expected),
+            Err(_) => prop_assert!(expected.is_empty(), "expected {:?} to be usable", expected),
+        }
+    }
+}
