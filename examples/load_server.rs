@@ -32,8 +32,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cache = std::env::var("TOKEN_CACHE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let verifier = ClerkVerifier::new(issuer.config().token_cache_capacity(cache).build()?)?;
+        .unwrap_or(clerk_guard::DEFAULT_TOKEN_CACHE_BYTES);
+    let verifier = ClerkVerifier::new(issuer.config().token_cache_bytes(cache).build()?)?;
     let count: usize = std::env::var("TOKENS")
         .ok()
         .and_then(|v| v.parse().ok())

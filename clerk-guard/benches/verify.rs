@@ -31,8 +31,7 @@ fn verify(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
     let issuer = runtime.block_on(TestIssuer::start()).unwrap();
-    let cold =
-        ClerkVerifier::new(issuer.config().token_cache_capacity(0).build().unwrap()).unwrap();
+    let cold = ClerkVerifier::new(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap();
     let warm = ClerkVerifier::new(issuer.config().build().unwrap()).unwrap();
     let token = issuer
         .token()

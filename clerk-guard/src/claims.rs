@@ -1,9 +1,10 @@
 //! The verified claims of a Clerk session token, typed.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::rejection::{AuthRejection, Reason};
@@ -31,20 +32,48 @@ use crate::rejection::{AuthRejection, Reason};
 #[derive(Clone)]
 pub struct ClerkAuth(Arc<AuthInner>);
 
+/// A verified token as kept: the token once (shared with the token cache's
+/// key), its decoded payload, and the registered claims the verifier needs.
+/// The claim map, organization and roles are built from the payload the first
+/// time a handler asks, so a request that only needs "signed in" pays for none
+/// of them.
 struct AuthInner {
-    user_id: String,
-    session_id: Option<String>,
-    session_status: Option<String>,
-    issuer: Option<String>,
-    authorized_party: Option<String>,
-    expires_at: f64,
-    issued_at: Option<f64>,
-    not_before: Option<f64>,
-    version: u8,
-    org: Option<Organization>,
-    roles: Vec<String>,
-    token: String,
-    claims: Map<String, Value>,
+    token: Arc<str>,
+    payload: Box<[u8]>,
+    registered: Registered,
+    role_claims: Arc<[Vec<String>]>,
+    claims: OnceLock<Map<String, Value>>,
+    org: OnceLock<Option<Organization>>,
+    roles: OnceLock<Vec<String>>,
+}
+
+/// The claims the verifier relies on. A wrong JSON type (including `null`)
+/// fails deserialization, so the token is invalid, never "claim absent".
+#[derive(Deserialize)]
+struct Registered {
+    #[serde(default, deserialize_with = "present")]
+    sub: Option<Box<str>>,
+    #[serde(default, deserialize_with = "present")]
+    exp: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    nbf: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    iat: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    iss: Option<Box<str>>,
+    #[serde(default, deserialize_with = "present")]
+    azp: Option<Box<str>>,
+    #[serde(default, deserialize_with = "present")]
+    sid: Option<Box<str>>,
+    #[serde(default, deserialize_with = "present")]
+    sts: Option<Box<str>>,
+    #[serde(default, deserialize_with = "present")]
+    v: Option<f64>,
+}
+
+/// A field that is present must have its type: `null` is not "absent".
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// The active organization of a session: id, slug, role and permissions, from
@@ -115,89 +144,69 @@ fn type_error(claim: &'static str) -> AuthRejection {
     AuthRejection::with_detail(Reason::TokenInvalid, claim)
 }
 
-/// Reads an optional claim the verifier relies on; a wrong type is an error.
-fn verifier_str<'a>(
-    claims: &'a Map<String, Value>,
-    name: &str,
-    detail: &'static str,
-) -> Result<Option<&'a str>, AuthRejection> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(type_error(detail)),
-    }
-}
-
-fn verifier_number(
-    claims: &Map<String, Value>,
-    name: &str,
-    detail: &'static str,
-) -> Result<Option<f64>, AuthRejection> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| type_error(detail)),
-        Some(_) => Err(type_error(detail)),
-    }
-}
-
 impl ClerkAuth {
-    /// Builds the typed view of a verified payload. Claims the verifier relies
-    /// on must have the right JSON type; authorization claims of the wrong
-    /// type are treated as absent.
+    /// Builds the verified view of a payload. Claims the verifier relies on
+    /// must have the right JSON type; authorization claims of the wrong type
+    /// are treated as absent (when they are read).
     pub(crate) fn from_payload(
-        payload: &[u8],
-        token: &str,
-        role_claims: &[Vec<String>],
+        payload: Vec<u8>,
+        token: Arc<str>,
+        role_claims: &Arc<[Vec<String>]>,
     ) -> Result<Self, AuthRejection> {
-        let map: Map<String, Value> = serde_json::from_slice(payload).map_err(|_| {
-            AuthRejection::with_detail(Reason::TokenInvalid, "payload is not a JSON object")
+        let registered: Registered = serde_json::from_slice(&payload).map_err(|_| {
+            AuthRejection::with_detail(
+                Reason::TokenInvalid,
+                "payload is not a JSON object with claims of the right types",
+            )
         })?;
-        let user_id = match map.get("sub") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::String(_)) => return Err(type_error("sub is empty")),
+        match registered.sub.as_deref() {
             None => return Err(type_error("sub is missing")),
-            Some(_) => return Err(type_error("sub is not a string")),
-        };
-        if user_id.starts_with("mch_") {
-            return Err(AuthRejection::with_detail(
-                Reason::TokenTypeMismatch,
-                "sub is a machine id (mch_): not a session token",
-            ));
+            Some("") => return Err(type_error("sub is empty")),
+            Some(sub) if sub.starts_with("mch_") => {
+                return Err(AuthRejection::with_detail(
+                    Reason::TokenTypeMismatch,
+                    "sub is a machine id (mch_): not a session token",
+                ))
+            }
+            Some(_) => {}
         }
-        let expires_at = verifier_number(&map, "exp", "exp is not a number")?
-            .ok_or_else(|| type_error("exp is missing"))?;
-        let not_before = verifier_number(&map, "nbf", "nbf is not a number")?;
-        let issued_at = verifier_number(&map, "iat", "iat is not a number")?;
-        let issuer = verifier_str(&map, "iss", "iss is not a string")?.map(str::to_owned);
-        let authorized_party = verifier_str(&map, "azp", "azp is not a string")?.map(str::to_owned);
-        let session_id = verifier_str(&map, "sid", "sid is not a string")?.map(str::to_owned);
-        let session_status = verifier_str(&map, "sts", "sts is not a string")?.map(str::to_owned);
-        let version = if verifier_number(&map, "v", "v is not a number")? == Some(2.0) {
-            2
-        } else {
-            1
-        };
-        let org = if version == 2 {
-            org_v2(&map)
-        } else {
-            org_v1(&map)
-        };
-        let roles = app_roles(&map, role_claims);
+        if registered.exp.is_none() {
+            return Err(type_error("exp is missing"));
+        }
         Ok(ClerkAuth(Arc::new(AuthInner {
-            user_id,
-            session_id,
-            session_status,
-            issuer,
-            authorized_party,
-            expires_at,
-            issued_at,
-            not_before,
-            version,
-            org,
-            roles,
-            token: token.to_owned(),
-            claims: map,
+            token,
+            payload: payload.into_boxed_slice(),
+            registered,
+            role_claims: Arc::clone(role_claims),
+            claims: OnceLock::new(),
+            org: OnceLock::new(),
+            roles: OnceLock::new(),
         })))
+    }
+
+    /// Bytes this verification keeps alive, for the token cache's budget:
+    /// the token, the payload, the registered claims, and what the claim map,
+    /// organization and roles take once a handler has asked for them.
+    pub(crate) fn retained_bytes(&self) -> usize {
+        let inner = &self.0;
+        let strings = [
+            &inner.registered.sub,
+            &inner.registered.iss,
+            &inner.registered.azp,
+            &inner.registered.sid,
+            &inner.registered.sts,
+        ]
+        .iter()
+        .map(|s| s.as_ref().map_or(0, |s| s.len()))
+        .sum::<usize>();
+        // A parsed claim map takes about six times its JSON text (node
+        // overhead per entry); counted up front, as any handler may ask.
+        const PARSED_CLAIMS_FACTOR: usize = 6;
+        std::mem::size_of::<AuthInner>()
+            + 2 * std::mem::size_of::<usize>() // the Arc counts
+            + inner.token.len()
+            + inner.payload.len() * (1 + PARSED_CLAIMS_FACTOR)
+            + strings
     }
 
     /// The user id (`sub`, `user_…`).
@@ -206,7 +215,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: &str = auth.user_id(); }
     /// ```
     pub fn user_id(&self) -> &str {
-        &self.0.user_id
+        self.0.registered.sub.as_deref().unwrap_or_default()
     }
 
     /// The session id (`sid`, `sess_…`), if present.
@@ -215,7 +224,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.session_id(); }
     /// ```
     pub fn session_id(&self) -> Option<&str> {
-        self.0.session_id.as_deref()
+        self.0.registered.sid.as_deref()
     }
 
     /// The session status (`sts`: `active`, `pending`), if present.
@@ -224,7 +233,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let pending = auth.session_status() == Some("pending"); }
     /// ```
     pub fn session_status(&self) -> Option<&str> {
-        self.0.session_status.as_deref()
+        self.0.registered.sts.as_deref()
     }
 
     /// The issuer (`iss`), the instance's Frontend API URL.
@@ -233,7 +242,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.issuer(); }
     /// ```
     pub fn issuer(&self) -> Option<&str> {
-        self.0.issuer.as_deref()
+        self.0.registered.iss.as_deref()
     }
 
     /// The authorized party (`azp`), the origin the token was minted for.
@@ -242,7 +251,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.authorized_party(); }
     /// ```
     pub fn authorized_party(&self) -> Option<&str> {
-        self.0.authorized_party.as_deref()
+        self.0.registered.azp.as_deref()
     }
 
     /// Expiry (`exp`) in seconds since the Unix epoch.
@@ -251,7 +260,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: u64 = auth.expires_at(); }
     /// ```
     pub fn expires_at(&self) -> u64 {
-        self.0.expires_at as u64
+        self.0.registered.exp.unwrap_or_default() as u64
     }
 
     /// Issue time (`iat`) in seconds since the Unix epoch, if present.
@@ -260,7 +269,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<u64> = auth.issued_at(); }
     /// ```
     pub fn issued_at(&self) -> Option<u64> {
-        self.0.issued_at.map(|t| t as u64)
+        self.0.registered.iat.map(|t| t as u64)
     }
 
     /// Not-before (`nbf`) in seconds since the Unix epoch, if present.
@@ -269,11 +278,12 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<u64> = auth.not_before(); }
     /// ```
     pub fn not_before(&self) -> Option<u64> {
-        self.0.not_before.map(|t| t as u64)
+        self.0.registered.nbf.map(|t| t as u64)
     }
 
     pub(crate) fn times(&self) -> (f64, Option<f64>, Option<f64>) {
-        (self.0.expires_at, self.0.not_before, self.0.issued_at)
+        let r = &self.0.registered;
+        (r.exp.unwrap_or_default(), r.nbf, r.iat)
     }
 
     /// The claim shape: 2 for `v == 2` tokens, 1 otherwise.
@@ -282,7 +292,11 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { assert!(matches!(auth.claims_version(), 1 | 2)); }
     /// ```
     pub fn claims_version(&self) -> u8 {
-        self.0.version
+        if self.0.registered.v == Some(2.0) {
+            2
+        } else {
+            1
+        }
     }
 
     /// The active organization, if the session has one.
@@ -291,7 +305,16 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let org_id = auth.org().map(|o| o.id()); }
     /// ```
     pub fn org(&self) -> Option<&Organization> {
-        self.0.org.as_ref()
+        self.0
+            .org
+            .get_or_init(|| {
+                if self.claims_version() == 2 {
+                    org_v2(self.claims())
+                } else {
+                    org_v1(self.claims())
+                }
+            })
+            .as_ref()
     }
 
     /// Application roles read from the configured role claims (default
@@ -301,7 +324,9 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let admin = auth.roles().iter().any(|r| r == "admin"); }
     /// ```
     pub fn roles(&self) -> &[String] {
-        &self.0.roles
+        self.0
+            .roles
+            .get_or_init(|| app_roles(self.claims(), &self.0.role_claims))
     }
 
     /// The actor (`act`) when someone is impersonating the user.
@@ -325,13 +350,22 @@ impl ClerkAuth {
         &self.0.token
     }
 
+    /// The token, shared (the token cache's key is this same allocation).
+    pub(crate) fn shared_token(&self) -> &Arc<str> {
+        &self.0.token
+    }
+
     /// Every claim of the token.
     ///
     /// ```
     /// # fn f(auth: clerk_guard::ClerkAuth) { let email = auth.claims().get("email"); }
     /// ```
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.0.claims
+        self.0.claims.get_or_init(|| {
+            // The payload was read as a JSON object when the token was
+            // verified, so this parse cannot fail.
+            serde_json::from_slice(&self.0.payload).unwrap_or_default()
+        })
     }
 
     /// One claim by name.
@@ -354,7 +388,7 @@ impl ClerkAuth {
     /// # Ok(()) }
     /// ```
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.0.claims)
+        serde_json::from_slice(&self.0.payload)
     }
 
     /// Whether the user holds the application role `role` (exact, case-sensitive).
@@ -363,7 +397,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_role("admin") { /* … */ } }
     /// ```
     pub fn has_role(&self, role: &str) -> bool {
-        self.0.roles.iter().any(|r| r == role)
+        self.roles().iter().any(|r| r == role)
     }
 
     /// Whether the active organization role is `role`; `admin` and
@@ -408,10 +442,10 @@ impl fmt::Debug for ClerkAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The token is a bearer credential: never printed.
         f.debug_struct("ClerkAuth")
-            .field("user_id", &self.0.user_id)
-            .field("session_id", &self.0.session_id)
-            .field("org", &self.0.org)
-            .field("roles", &self.0.roles)
+            .field("user_id", &self.user_id())
+            .field("session_id", &self.session_id())
+            .field("org", &self.org())
+            .field("roles", &self.roles())
             .finish_non_exhaustive()
     }
 }

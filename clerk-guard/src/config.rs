@@ -94,6 +94,13 @@ pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 /// ```
 pub const DEFAULT_ROLE_CLAIMS: [&str; 4] = ["roles", "role", "metadata.role", "metadata.roles"];
 
+/// The verified-token cache's default byte budget: 16 MiB.
+///
+/// ```
+/// assert_eq!(clerk_guard::DEFAULT_TOKEN_CACHE_BYTES, 16 * 1024 * 1024);
+/// ```
+pub const DEFAULT_TOKEN_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// A complete, validated verifier configuration. Build it with
 /// [`ClerkConfig::builder`] or read it with [`ClerkConfig::from_env`].
 ///
@@ -118,14 +125,14 @@ pub struct ClerkConfig {
     pub(crate) authorized_parties: Vec<String>,
     pub(crate) clock_skew: Duration,
     pub(crate) accept_pending_sessions: bool,
-    pub(crate) role_claims: Vec<Vec<String>>,
+    pub(crate) role_claims: Arc<[Vec<String>]>,
     pub(crate) jwks_ttl: Duration,
     pub(crate) unknown_kid_cooldown: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) max_jwks_bytes: usize,
     pub(crate) jwks_headers: Vec<(HeaderName, HeaderValue)>,
-    pub(crate) token_cache_capacity: usize,
+    pub(crate) token_cache_bytes: usize,
     pub(crate) rejection: Option<RejectionRenderer>,
 }
 
@@ -145,7 +152,7 @@ impl fmt::Debug for ClerkConfig {
             .field("request_timeout", &self.request_timeout)
             .field("max_jwks_bytes", &self.max_jwks_bytes)
             .field("jwks_headers", &self.jwks_headers.len())
-            .field("token_cache_capacity", &self.token_cache_capacity)
+            .field("token_cache_bytes", &self.token_cache_bytes)
             .field("custom_rejection", &self.rejection.is_some())
             .finish()
     }
@@ -373,7 +380,7 @@ pub struct ClerkConfigBuilder {
     request_timeout: Duration,
     max_jwks_bytes: usize,
     jwks_headers: Vec<(String, String)>,
-    token_cache_capacity: usize,
+    token_cache_bytes: usize,
     rejection: Option<RejectionRenderer>,
 }
 
@@ -402,7 +409,7 @@ impl Default for ClerkConfigBuilder {
             request_timeout: Duration::from_secs(5),
             max_jwks_bytes: 1024 * 1024,
             jwks_headers: Vec::new(),
-            token_cache_capacity: 10_000,
+            token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
             rejection: None,
         }
     }
@@ -644,16 +651,19 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// How many verified tokens are remembered so a reused session token
-    /// skips the RSA check. Default 10 000; 0 turns the cache off.
+    /// The byte budget of the verified-token cache, which lets a reused
+    /// session token skip the RSA check. Each entry is weighed by what it
+    /// keeps alive (token, payload, the claims parsed from it); the least
+    /// useful entries are evicted past the budget. Default 16 MiB
+    /// ([`DEFAULT_TOKEN_CACHE_BYTES`]); 0 turns the cache off.
     ///
     /// ```
     /// # let b = clerk_guard::ClerkConfig::builder().jwks_url("https://x.example/.well-known/jwks.json");
-    /// let config = b.token_cache_capacity(0).build()?;
+    /// let config = b.token_cache_bytes(64 * 1024 * 1024).build()?;
     /// # Ok::<(), clerk_guard::ConfigError>(())
     /// ```
-    pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
-        self.token_cache_capacity = capacity;
+    pub fn token_cache_bytes(mut self, bytes: usize) -> Self {
+        self.token_cache_bytes = bytes;
         self
     }
 
@@ -775,7 +785,7 @@ impl ClerkConfigBuilder {
             request_timeout: self.request_timeout,
             max_jwks_bytes: self.max_jwks_bytes,
             jwks_headers,
-            token_cache_capacity: self.token_cache_capacity,
+            token_cache_bytes: self.token_cache_bytes,
             rejection: self.rejection,
         })
     }

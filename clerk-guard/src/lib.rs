@@ -141,6 +141,7 @@ pub use claims::{ClerkAuth, Organization};
 pub use clerk_guard_macros::clerk_protected;
 pub use config::{
     ClerkConfig, ClerkConfigBuilder, ConfigError, DEFAULT_API_URL, DEFAULT_ROLE_CLAIMS,
+    DEFAULT_TOKEN_CACHE_BYTES,
 };
 pub use extract::{Guard, OptionalGuard};
 pub use layer::{ClerkLayer, ClerkService};

@@ -49,9 +49,28 @@ struct CachedToken {
     auth: ClerkAuth,
     key: Arc<VerificationKey>,
     kid: Arc<str>,
+    /// What the entry keeps alive, in bytes (its weight in the budget).
+    bytes: u64,
 }
 
-type TokenCache = quick_cache::sync::Cache<Box<str>, CachedToken>;
+/// Weighs an entry by the bytes it holds.
+#[derive(Clone)]
+struct TokenWeight;
+
+impl quick_cache::Weighter<Arc<str>, CachedToken> for TokenWeight {
+    fn weight(&self, _: &Arc<str>, entry: &CachedToken) -> u64 {
+        entry.bytes
+    }
+}
+
+/// Verified tokens by the whole token, bounded in bytes. The key is the
+/// token's own allocation, shared with the `ClerkAuth` it maps to.
+type TokenCache = quick_cache::sync::Cache<Arc<str>, CachedToken, TokenWeight>;
+
+/// A cache whose budget is `bytes`, sized for entries of about a kilobyte.
+fn token_cache(bytes: usize) -> TokenCache {
+    TokenCache::with_weighter((bytes / 1024).max(16), bytes as u64, TokenWeight)
+}
 
 /// Verifies Clerk session tokens: key lookup, signature, claims.
 ///
@@ -143,8 +162,7 @@ impl ClerkVerifier {
             }
             (_, None) => return Err(ConfigError::MissingKeySource),
         };
-        let tokens =
-            (config.token_cache_capacity > 0).then(|| TokenCache::new(config.token_cache_capacity));
+        let tokens = (config.token_cache_bytes > 0).then(|| token_cache(config.token_cache_bytes));
         Ok(Self(Arc::new(VerifierInner {
             id: VerifierId(NEXT_VERIFIER_ID.fetch_add(1, Ordering::Relaxed)),
             config,
@@ -280,16 +298,21 @@ impl ClerkVerifier {
         let payload = b64
             .decode(payload_b64)
             .map_err(|_| invalid("payload is not base64url"))?;
-        let auth = ClerkAuth::from_payload(&payload, token, &config.role_claims)?;
+        // The one copy of the token: the ClerkAuth's, shared with the cache key.
+        let auth = ClerkAuth::from_payload(payload, Arc::from(token), &config.role_claims)?;
         self.check_times(&auth)?;
         self.check_parties(&auth)?;
         if let Some(tokens) = &self.0.tokens {
+            let kid: Arc<str> = kid.into();
+            let bytes =
+                (auth.retained_bytes() + kid.len() + std::mem::size_of::<CachedToken>()) as u64;
             tokens.insert(
-                token.into(),
+                Arc::clone(auth.shared_token()),
                 CachedToken {
                     auth: auth.clone(),
                     key,
-                    kid: kid.into(),
+                    kid,
+                    bytes,
                 },
             );
         }

@@ -35,7 +35,7 @@ async fn admin_behind_layer(auth: ClerkAuth) -> String {
 async fn setup(optional: bool) -> (TestIssuer, String) {
     let issuer = TestIssuer::start().await.unwrap();
     let verifier =
-        ClerkVerifier::new(issuer.config().token_cache_capacity(0).build().unwrap()).unwrap();
+        ClerkVerifier::new(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap();
     let layer = if optional {
         ClerkLayer::optional()
     } else {

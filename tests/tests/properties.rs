@@ -59,7 +59,7 @@ fn world() -> &'static World {
         let verifier = |capacity| {
             let config = issuer
                 .config()
-                .token_cache_capacity(capacity)
+                .token_cache_bytes(capacity)
                 .unknown_kid_cooldown(std::time::Duration::from_secs(3600))
                 .build()
                 .unwrap();

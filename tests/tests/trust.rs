@@ -18,7 +18,7 @@ use serde_json::json;
 /// A verifier for `issuer` with the token cache off, so a second
 /// verification would show as a second, distinct `ClerkAuth`.
 fn uncached(issuer: &TestIssuer) -> ClerkVerifier {
-    ClerkVerifier::new(issuer.config().token_cache_capacity(0).build().unwrap()).unwrap()
+    ClerkVerifier::new(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap()
 }
 
 /// The user, and whether the extractor and the extension hold the very same

@@ -21,8 +21,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = issuer.token().expires_in(3600).sign();
     std::fs::write(std::env::var("TOKEN_OUT").unwrap_or_else(|_| "token.txt".into()), &token)?;
 
-    for (port, cache) in [(3201u16, 10_000usize), (3202, 0)] {
-        let verifier = ClerkVerifier::new(issuer.config().token_cache_capacity(cache).build()?)?;
+    for (port, cache) in [(3201u16, clerk_guard::DEFAULT_TOKEN_CACHE_BYTES), (3202, 0)] {
+        let verifier = ClerkVerifier::new(issuer.config().token_cache_bytes(cache).build()?)?;
         let app = axum::Router::new()
             .route("/protected", axum::routing::get(protected))
             .layer(axum::Extension(verifier));

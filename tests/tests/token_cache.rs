@@ -1,0 +1,113 @@
+//! The verified-token cache: kept through a key refresh that keeps the key,
+//! dropped with a key that leaves, bounded by its byte budget.
+//!
+//! A cache hit hands back the very `ClerkAuth` that was stored, so the
+//! address of its token tells a hit from a fresh verification (every
+//! `ClerkAuth` seen is kept alive, so an address is never reused).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
+
+use std::time::Duration;
+
+use clerk_guard::testing::TestIssuer;
+use clerk_guard::{ClerkAuth, ClerkVerifier};
+
+fn same(a: &ClerkAuth, b: &ClerkAuth) -> bool {
+    a.token().as_ptr() == b.token().as_ptr()
+}
+
+async fn refresh_happens(
+    issuer: &TestIssuer,
+    verifier: &ClerkVerifier,
+    trigger: &str,
+    fetches: usize,
+) {
+    for _ in 0..100 {
+        let _ = verifier.verify(trigger).await;
+        if issuer.fetch_count() >= fetches {
+            // Let the refreshed key set land before the caller looks.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no refresh: {} fetches", issuer.fetch_count());
+}
+
+#[tokio::test]
+async fn a_cached_token_survives_a_refresh_that_keeps_its_key_and_dies_with_its_key() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let ttl = Duration::from_millis(300);
+    let verifier = ClerkVerifier::new(
+        issuer
+            .config()
+            .jwks_ttl(ttl)
+            .unknown_kid_cooldown(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let token = issuer.token().sign();
+    let trigger = issuer.token().subject("user_trigger").sign();
+    let first = verifier.verify(&token).await.unwrap();
+    let again = verifier.verify(&token).await.unwrap();
+    assert!(same(&first, &again), "a reused token is a cache hit");
+
+    // A TTL refresh that serves the same key: the entry stays.
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    refresh_happens(&issuer, &verifier, &trigger, 2).await;
+    let after_refresh = verifier.verify(&token).await.unwrap();
+    assert!(
+        same(&first, &after_refresh),
+        "still cached after a refresh that kept the key"
+    );
+
+    // A refresh that drops the key: the entry goes, and the token is refused.
+    issuer.rotate("ins_test_2");
+    issuer.retire("ins_test_1");
+    let trigger = issuer.token().subject("user_trigger_2").sign();
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    refresh_happens(&issuer, &verifier, &trigger, 3).await;
+    let reason = verifier.verify(&token).await.unwrap_err().reason();
+    assert_eq!(reason.code(), "jwk-kid-mismatch");
+    let keep = (first, again, after_refresh);
+    drop(keep);
+}
+
+async fn hits(verifier: &ClerkVerifier, tokens: &[String]) -> usize {
+    let mut seen = Vec::new();
+    for token in tokens {
+        seen.push(verifier.verify(token).await.unwrap());
+    }
+    let mut hits = 0;
+    let mut again = Vec::new();
+    for (token, first) in tokens.iter().zip(&seen) {
+        let second = verifier.verify(token).await.unwrap();
+        hits += usize::from(same(first, &second));
+        again.push(second);
+    }
+    hits
+}
+
+#[tokio::test]
+async fn the_cache_holds_what_its_byte_budget_allows() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let tokens: Vec<String> = (0..120)
+        .map(|i| issuer.token().subject(&format!("user_{i}")).sign())
+        .collect();
+    let with_budget = |bytes| {
+        ClerkVerifier::new(issuer.config().token_cache_bytes(bytes).build().unwrap()).unwrap()
+    };
+    // Each entry weighs a few kilobytes: 16 KiB holds a handful at most.
+    let small = hits(&with_budget(16 * 1024), &tokens).await;
+    assert!(small <= 8, "{small} hits within a 16 KiB budget");
+    // The default budget holds them all.
+    let large = hits(
+        &with_budget(clerk_guard::DEFAULT_TOKEN_CACHE_BYTES),
+        &tokens,
+    )
+    .await;
+    assert_eq!(large, tokens.len());
+    // 0 turns the cache off.
+    assert_eq!(hits(&with_budget(0), &tokens[..10]).await, 0);
+}
