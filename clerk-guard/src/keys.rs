@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::PublicKeyComponents;
 use aws_lc_rs::signature::{
     ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384,
     RSA_PKCS1_2048_8192_SHA512,
@@ -78,9 +80,13 @@ impl VerificationKey {
         if e.is_empty() || e.len() > 8 {
             return Err("RSA exponent out of range".into());
         }
-        let der = der::rsa_public_key(n, e);
-        let parse =
-            |alg| ParsedPublicKey::new(alg, &der).map_err(|e| format!("RSA key rejected: {e}"));
+        // aws-lc-rs encodes the SubjectPublicKeyInfo and checks the key.
+        let der = PublicKeyComponents { n, e }
+            .as_der()
+            .map_err(|_| "RSA key could not be encoded".to_string())?;
+        let parse = |alg| {
+            ParsedPublicKey::new(alg, der.as_ref()).map_err(|e| format!("RSA key rejected: {e}"))
+        };
         Ok(Self {
             bits,
             alg: None,
@@ -92,23 +98,34 @@ impl VerificationKey {
         })
     }
 
-    /// From a PEM (SPKI or PKCS#1) or the bare base64 body Clerk's dashboard shows.
+    /// From a PEM (`PUBLIC KEY` SPKI or `RSA PUBLIC KEY` PKCS#1, read by
+    /// pem-rfc7468) or the bare base64 body Clerk's dashboard shows; literal
+    /// `\n` escapes are accepted. The DER is read by aws-lc-rs.
     pub(crate) fn from_pem(text: &str) -> Result<Self, String> {
         let text = text.replace("\\n", "\n");
-        let body: String = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.starts_with("-----"))
-            .collect();
-        if body.is_empty() {
-            return Err("no PEM body".into());
-        }
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| "the PEM body is not base64".to_string())?;
-        let (n, e) = der::rsa_components(&der)
-            .ok_or_else(|| "not an RSA public key (SPKI or PKCS#1 DER expected)".to_string())?;
-        Self::from_components(n, e)
+        let text = text.trim();
+        let der = if text.starts_with("-----BEGIN") {
+            let (label, der) = pem_rfc7468::decode_vec(text.as_bytes())
+                .map_err(|e| format!("not a PEM document: {e}"))?;
+            if !matches!(label, "PUBLIC KEY" | "RSA PUBLIC KEY") {
+                return Err(format!("a PEM `{label}`, not a public key"));
+            }
+            der
+        } else {
+            let body: String = text.split_whitespace().collect();
+            if body.is_empty() {
+                return Err("no PEM body".into());
+            }
+            base64::engine::general_purpose::STANDARD
+                .decode(body.as_bytes())
+                .map_err(|_| "the PEM body is not base64".to_string())?
+        };
+        let key = aws_lc_rs::rsa::PublicKey::from_der(&der)
+            .map_err(|_| "not an RSA public key (SPKI or PKCS#1 DER expected)".to_string())?;
+        Self::from_components(
+            key.modulus().big_endian_without_leading_zero(),
+            key.exponent().big_endian_without_leading_zero(),
+        )
     }
 
     /// The modulus size in bits.
@@ -595,114 +612,47 @@ impl JwksCache {
     }
 }
 
-/// Just enough DER for RSA public keys: read PKCS#1 / SPKI, write PKCS#1.
-mod der {
-    fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, rest) = input.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (first as usize, rest)
-        } else {
-            let count = (first & 0x7f) as usize;
-            if count == 0 || count > 4 || rest.len() < count {
-                return None;
-            }
-            let len = rest[..count]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-            (len, &rest[count..])
-        };
-        if rest.len() < len {
-            return None;
-        }
-        Some((tag, &rest[..len], &rest[len..]))
-    }
-
-    /// `(n, e)` from a PKCS#1 RSAPublicKey or an SPKI wrapping one.
-    pub(super) fn rsa_components(der: &[u8]) -> Option<(&[u8], &[u8])> {
-        let (tag, seq, _) = read_tlv(der)?;
-        if tag != 0x30 {
-            return None;
-        }
-        let (tag, first, rest) = read_tlv(seq)?;
-        match tag {
-            0x02 => {
-                let (tag, e, _) = read_tlv(rest)?;
-                (tag == 0x02).then_some((first, e))
-            }
-            0x30 => {
-                // SPKI: AlgorithmIdentifier must be rsaEncryption.
-                const RSA_ENCRYPTION: &[u8] =
-                    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-                let (tag, oid, _) = read_tlv(first)?;
-                if tag != 0x06 || oid != RSA_ENCRYPTION {
-                    return None;
-                }
-                let (tag, bits, _) = read_tlv(rest)?;
-                let (&unused, key) = bits.split_first()?;
-                if tag != 0x03 || unused != 0 {
-                    return None;
-                }
-                rsa_components(key)
-            }
-            _ => None,
-        }
-    }
-
-    fn write_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
-        out.push(tag);
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes
-                .iter()
-                .position(|b| *b != 0)
-                .unwrap_or(bytes.len() - 1);
-            out.push(0x80 | (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
-        }
-        out.extend_from_slice(content);
-    }
-
-    fn write_unsigned(out: &mut Vec<u8>, be: &[u8]) {
-        let mut content = Vec::with_capacity(be.len() + 1);
-        if be.first().is_some_and(|b| b & 0x80 != 0) {
-            content.push(0);
-        }
-        content.extend_from_slice(be);
-        write_tlv(out, 0x02, &content);
-    }
-
-    /// PKCS#1 RSAPublicKey from big-endian `n` and `e` without leading zeros.
-    pub(crate) fn rsa_public_key(n: &[u8], e: &[u8]) -> Vec<u8> {
-        let mut seq = Vec::with_capacity(n.len() + e.len() + 8);
-        write_unsigned(&mut seq, n);
-        write_unsigned(&mut seq, e);
-        let mut out = Vec::with_capacity(seq.len() + 4);
-        write_tlv(&mut out, 0x30, &seq);
-        out
-    }
-}
-
-#[cfg(any(test, feature = "testing"))]
-pub(crate) use der::rsa_public_key as rsa_public_key_der;
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pem(label: &str, der: &[u8]) -> String {
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
     #[test]
-    fn der_round_trip_and_bit_length() {
-        let n = [0x80u8; 256];
-        let der = rsa_public_key_der(&n, &[1, 0, 1]);
-        let (n2, e2) = der::rsa_components(&der).unwrap();
-        assert_eq!(n2.len(), 257); // sign byte kept in DER
-        assert_eq!(strip_leading_zeros(n2), &n[..]);
-        assert_eq!(e2, &[1, 0, 1]);
-        assert_eq!(bit_length(&n), 2048);
+    fn pem_in_every_accepted_form() {
+        use aws_lc_rs::signature::KeyPair as _;
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let pkcs1 = pair.public_key().as_ref().to_vec();
+        let spki = pair.public_key().as_der().unwrap().as_ref().to_vec();
+        for text in [
+            pem("RSA PUBLIC KEY", &pkcs1),
+            pem("PUBLIC KEY", &spki),
+            pem("PUBLIC KEY", &spki).replace('\n', "\\n"),
+            base64::engine::general_purpose::STANDARD.encode(&spki),
+        ] {
+            let key = VerificationKey::from_pem(&text).unwrap();
+            assert_eq!(key.bits(), 2048);
+        }
+        assert!(VerificationKey::from_pem(&pem("PRIVATE KEY", &spki)).is_err());
+        assert!(VerificationKey::from_pem(&pem("PUBLIC KEY", b"not der")).is_err());
+    }
+
+    #[test]
+    fn bit_length_and_leading_zeros() {
+        assert_eq!(bit_length(&[0x80u8; 256]), 2048);
         assert_eq!(bit_length(&[0x01, 0]), 9);
+        assert_eq!(strip_leading_zeros(&[0, 0, 1, 0]), &[1, 0]);
     }
 
     #[test]

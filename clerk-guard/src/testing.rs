@@ -151,7 +151,8 @@ impl TestKey {
     /// # }
     /// ```
     pub fn public_key_der(&self) -> Vec<u8> {
-        crate::keys::rsa_public_key_der(&self.n, &self.e)
+        // aws-lc-rs's public key bytes are the PKCS#1 RSAPublicKey DER.
+        self.pair.public_key().as_ref().to_vec()
     }
 
     fn sign(&self, alg: &TestAlg, message: &[u8]) -> Vec<u8> {

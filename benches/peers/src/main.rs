@@ -1,44 +1,167 @@
-//! Serves the same protected route three ways for `benches/peers.sh`:
-//! clerk-guard (token cache on, and off) and jwt-authorizer, all verifying
-//! against one local issuer's JWKS. Writes a token to `$TOKEN_OUT`.
+//! The servers `benches/compare.sh` drives with wrk, one port each, all on
+//! one tokio runtime (its flavour and worker count set by the script), all
+//! answering the same body `ok`, all verifying against one local issuer's
+//! JWKS:
+//!
+//! | port | server |
+//! |---|---|
+//! | 3301 | plain axum, no auth |
+//! | 3302 | the floor: axum + one aws-lc RS256 check with a key parsed once, nothing else |
+//! | 3303 | clerk-guard, `#[clerk_protected]` (token cache at its default) |
+//! | 3304 | jwt-authorizer 0.15 (axum 0.7) |
+//! | 3305 | clerk-rs 0.5 (axum `ClerkLayer`, `MemoryCacheJwksProvider`) |
+//! | 3306 | dioxus-clerk 0.8 (`server` feature: `ClerkAuthLayer` + `ClerkAuth`) |
+//!
+//! Writes `warm.txt` (one token) and `cold.txt` (`$TOKENS` distinct tokens,
+//! default 100 000) into `$OUT_DIR`, then `ready`. With `MEMORY_ONLY=1` it
+//! serves clerk-guard alone (for the memory figure) and `$PAD` bytes of
+//! padding claim make tokens longer.
 
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine as _;
 use clerk_guard::testing::TestIssuer;
-use clerk_guard::{clerk_protected, ClerkAuth, ClerkVerifier};
+use clerk_guard::{clerk_protected, ClerkVerifier};
 use jwt_authorizer::{IntoLayer, JwtAuthorizer, JwtClaims, Validation};
 
 #[clerk_protected]
-async fn protected(auth: ClerkAuth) -> String {
-    auth.user_id().to_owned()
+async fn guarded() -> &'static str {
+    "ok"
 }
 
-async fn peer_protected(JwtClaims(claims): JwtClaims<serde_json::Value>) -> String {
-    claims["sub"].as_str().unwrap_or_default().to_owned()
+async fn plain() -> &'static str {
+    "ok"
+}
+
+async fn floor(
+    axum::extract::State(key): axum::extract::State<Arc<ParsedPublicKey>>,
+    headers: HeaderMap,
+) -> Result<&'static str, StatusCode> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    let (signed, signature) = token.rsplit_once('.').ok_or(StatusCode::UNAUTHORIZED)?;
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    key.verify_sig(signed.as_bytes(), &signature)
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    Ok("ok")
+}
+
+async fn jwt_authorizer_handler(_: JwtClaims<serde_json::Value>) -> &'static str {
+    "ok"
+}
+
+async fn dioxus_handler(_: dioxus_clerk::server::ClerkAuth) -> &'static str {
+    "ok"
+}
+
+async fn listen(port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port)).await
+}
+
+fn mint(issuer: &TestIssuer, count: usize, pad: usize) -> Vec<String> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let padding = "x".repeat(pad);
+    let padding = &padding;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..count)
+                        .step_by(threads)
+                        .map(|i| {
+                            let mut token = issuer
+                                .token()
+                                .subject(&format!("user_{i}"))
+                                .expires_in(3600);
+                            if !padding.is_empty() {
+                                token = token.claim("padding", padding.as_str());
+                            }
+                            token.sign()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()));
+    let count: usize = std::env::var("TOKENS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let pad: usize = std::env::var("PAD").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let memory_only = std::env::var("MEMORY_ONLY").is_ok_and(|v| v == "1");
     let issuer = TestIssuer::start().await?;
-    let token = issuer.token().expires_in(3600).sign();
-    std::fs::write(std::env::var("TOKEN_OUT").unwrap_or_else(|_| "token.txt".into()), &token)?;
 
-    for (port, cache) in [(3201u16, clerk_guard::DEFAULT_TOKEN_CACHE_BYTES), (3202, 0)] {
-        let verifier = ClerkVerifier::new(issuer.config().token_cache_bytes(cache).build()?)?;
+    let verifier = ClerkVerifier::new(issuer.config().build()?)?;
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(guarded))
+        .layer(axum::Extension(verifier));
+    let listener = listen(3303).await?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    if !memory_only {
+        let app = axum::Router::new().route("/", axum::routing::get(plain));
+        let listener = listen(3301).await?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let der = issuer.signing_key().public_key_der();
+        let key = Arc::new(ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der)?);
         let app = axum::Router::new()
-            .route("/protected", axum::routing::get(protected))
-            .layer(axum::Extension(verifier));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            .route("/", axum::routing::get(floor))
+            .with_state(key);
+        let listener = listen(3302).await?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let authorizer = JwtAuthorizer::<serde_json::Value>::from_jwks_url(&issuer.jwks_url())
+            .validation(Validation::new().iss(&[issuer.issuer()]).leeway(5))
+            .build()
+            .await?;
+        let app = axum07::Router::new()
+            .route("/", axum07::routing::get(jwt_authorizer_handler))
+            .layer(authorizer.into_layer());
+        let listener = listen(3304).await?;
+        tokio::spawn(async move { axum07::serve(listener, app).await });
+
+        let clerk = clerk_rs::Clerk::new(
+            clerk_rs::ClerkConfiguration::new("sk_test_bench").with_base_path(format!("{}/v1", issuer.issuer())),
+        );
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(plain))
+            .layer(clerk_rs::validators::axum::ClerkLayer::new(
+                clerk_rs::validators::jwks::MemoryCacheJwksProvider::new(clerk),
+                None,
+                true,
+            ));
+        let listener = listen(3305).await?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let config = dioxus_clerk::server::ClerkAuthLayerConfig::new("sk_test_bench")
+            .with_insecure_backend_api_base_url(format!("{}/v1", issuer.issuer()))
+            .add_issuer(issuer.issuer());
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(dioxus_handler))
+            .layer(dioxus_clerk::server::ClerkAuthLayer::from_config(config)?);
+        let listener = listen(3306).await?;
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
 
-    let authorizer = JwtAuthorizer::<serde_json::Value>::from_jwks_url(&issuer.jwks_url())
-        .validation(Validation::new().iss(&[issuer.issuer()]).leeway(5))
-        .build()
-        .await?;
-    let app = axum07::Router::new()
-        .route("/protected", axum07::routing::get(peer_protected))
-        .layer(authorizer.into_layer());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 3203)).await?;
-    println!("ready");
-    axum07::serve(listener, app).await?;
+    let warm = issuer.token().expires_in(3600).sign();
+    std::fs::write(out.join("warm.txt"), format!("{warm}\n"))?;
+    let cold = mint(&issuer, count, pad);
+    std::fs::write(out.join("cold.txt"), cold.join("\n") + "\n")?;
+    std::fs::write(out.join("ready"), "ready\n")?;
+    std::future::pending::<()>().await;
     Ok(())
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# One run, one table: plain axum, the floor (axum + one aws-lc RS256 check with
+# a key parsed once), clerk-guard, jwt-authorizer 0.15, clerk-rs 0.5 and
+# dioxus-clerk 0.8, each protecting the same route (same body, `ok`) against
+# the same local JWKS, warm (one reused token) and cold (a different token on
+# each request, from 100 000 distinct ones). Server pinned to core 0 with one
+# tokio worker, wrk pinned to core 1; runs interleaved, median of $RUNS.
+# Then the memory figure: clerk-guard's resident memory before and after
+# 100 000 distinct valid tokens, for ~600-byte and ~2000-byte tokens.
+#
+#   bash benches/compare.sh      (needs wrk and taskset; the peers build once)
+#
+# Peers live in benches/peers, outside the workspace: CI never builds them.
+set -euo pipefail
+cd "$(dirname "$0")"
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+command -v taskset >/dev/null || { echo "taskset is not installed (util-linux)"; exit 1; }
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+TOKENS=${TOKENS:-100000}
+(cd peers && cargo build -q --release)
+server=peers/target/release/clerk-guard-peer-bench
+dir=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+
+start() { # out_dir [env...]
+  mkdir -p "$1"
+  env OUT_DIR="$1" TOKIO_WORKER_THREADS=1 "${@:2}" "$server" > "$1/server.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1200); do [ -s "$1/ready" ] && break; sleep 0.1; done
+  [ -s "$1/ready" ] || { echo "server did not start: $(cat "$1/server.log")"; exit 1; }
+  taskset -a -p -c 0 "$pid" >/dev/null
+  echo "$pid"
+}
+
+echo "minting $TOKENS tokens ..."
+pid=$(start "$dir/main" TOKENS="$TOKENS")
+warm=$(head -1 "$dir/main/warm.txt")
+
+targets=("plain 3301 warm" "floor 3302 cold" "clerk-guard 3303 warm" "clerk-guard 3303 cold"
+         "jwt-authorizer-0.15 3304 warm" "jwt-authorizer-0.15 3304 cold"
+         "clerk-rs-0.5 3305 warm" "clerk-rs-0.5 3305 cold"
+         "dioxus-clerk-0.8 3306 warm" "dioxus-clerk-0.8 3306 cold")
+for target in "${targets[@]}"; do
+  read -r name port mode <<<"$target"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $warm" "http://127.0.0.1:$port/")
+  [ "$code" = 200 ] || { echo "$name answered $code to a valid token"; exit 1; }
+done
+
+for run in $(seq "$RUNS"); do
+  for target in "${targets[@]}"; do
+    read -r name port mode <<<"$target"
+    file="$dir/main/$mode.txt"
+    rps=$(TOKENS_FILE=$file taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s compare.lua \
+      "http://127.0.0.1:$port/" | awk '/Requests\/sec/ { print $2 }')
+    echo "$rps" >> "$dir/$name-$mode"
+    printf 'run %s  %-22s %-5s %10s req/s\n' "$run" "$name" "$mode" "$rps" >&2
+  done
+done
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+plain=$(median "$dir/plain-warm")
+floor=$(median "$dir/floor-cold")
+echo
+echo "| server | tokens | req/s (median of $RUNS) | vs plain | vs floor |"
+echo "|---|---|---|---|---|"
+for target in "${targets[@]}"; do
+  read -r name port mode <<<"$target"
+  m=$(median "$dir/$name-$mode")
+  awk -v n="$name" -v mode="$mode" -v m="$m" -v p="$plain" -v f="$floor" \
+    'BEGIN { printf "| %s | %s | %.0f | %.2f× | %.2f× |\n", n, mode, m, m / p, m / f }'
+done
+kill "$pid" 2>/dev/null || true
+
+echo
+echo "| token size | resident before | after $TOKENS distinct tokens | growth | budget + 4 MiB |"
+echo "|---|---|---|---|---|"
+for pad in 0 1400; do
+  sub="$dir/mem-$pad"
+  pid=$(start "$sub" MEMORY_ONLY=1 TOKENS="$TOKENS" PAD="$pad")
+  size=$(head -1 "$sub/cold.txt" | tr -d '\n' | wc -c)
+  curl -s -o /dev/null -H "Authorization: Bearer $(head -1 "$sub/warm.txt")" http://127.0.0.1:3303/
+  before=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
+  TOKENS_FILE="$sub/cold.txt" STOP_AFTER="$TOKENS" taskset -c 1 wrk -t1 -c16 -d600s -s compare.lua \
+    http://127.0.0.1:3303/ > "$sub/wrk.out"
+  after=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
+  awk -v s="$size" -v b="$before" -v a="$after" 'BEGIN {
+    g = (a - b) / 1024; printf "| %d bytes | %.1f MiB | %.1f MiB | %.1f MiB | %s |\n", s, b / 1024, a / 1024, g, (g <= 20 ? "within (20 MiB)" : "OVER (20 MiB)") }'
+  kill "$pid" 2>/dev/null || true
+done
