@@ -44,6 +44,26 @@ async fn billing(auth: ClerkAuth) -> Json<Value> {
     Json(json!({ "billing_for": auth.org().map(|org| org.id()) }))
 }
 
+/// Sessions on the `pro` billing plan (`pla`).
+#[clerk_protected(plan = "pro")]
+async fn pro(auth: ClerkAuth) -> Json<Value> {
+    Json(json!({ "pro": auth.user_id() }))
+}
+
+/// Sessions with the billing feature `reports` (`fea`), user or org scoped.
+#[clerk_protected(feature = "reports")]
+async fn reports(auth: ClerkAuth) -> Json<Value> {
+    Json(json!({ "reports_for": auth.user_id() }))
+}
+
+/// A dangerous action: the second factor verified within 10 minutes
+/// (Clerk's `strict`); otherwise Clerk's reverification body, which Clerk's
+/// frontend `useReverification()` answers by prompting and retrying.
+#[clerk_protected(reverification = "strict")]
+async fn danger(auth: ClerkAuth) -> Json<Value> {
+    Json(json!({ "confirmed": auth.user_id() }))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
@@ -53,7 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/me", get(me))
         .route("/maybe", get(maybe))
         .route("/admin", get(admin))
-        .route("/billing", get(billing));
+        .route("/billing", get(billing))
+        .route("/pro", get(pro))
+        .route("/reports", get(reports))
+        .route("/danger", get(danger));
 
     if let Some(issuer) = &issuer {
         let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
@@ -71,6 +94,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .subject("user_member")
             .org("org_acme", "acme", "member")
             .permissions(["org:billing:manage"])
+            .expires_in(hour)
+            .sign();
+        let subscriber = issuer
+            .token()
+            .subject("user_pro")
+            .plans(["u:pro"])
+            .features(["u:reports"])
+            .factor_ages(2, 2)
+            .expires_in(hour)
+            .sign();
+        let lapsed = issuer
+            .token()
+            .subject("user_free")
+            .plans(["u:free"])
+            .features(["u:export"])
+            .factor_ages(600, 600)
             .expires_in(hour)
             .sign();
         println!("\nNo Clerk settings found: the tokens below come from an embedded local issuer");
@@ -101,6 +140,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ] {
             println!("\n# {who}: {expect}");
             for route in ["me", "maybe", "admin", "billing"] {
+                println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
+            }
+        }
+        for (who, token, expect) in [
+            (
+                "a pro subscriber with the reports feature, second factor 2 minutes ago (user_pro)",
+                &subscriber,
+                "/pro 200, /reports 200, /danger 200",
+            ),
+            (
+                "a free user who verified 10 hours ago (user_free)",
+                &lapsed,
+                "/pro 403, /reports 403, /danger 403 reverification-error",
+            ),
+        ] {
+            println!("\n# {who}: {expect}");
+            for route in ["pro", "reports", "danger"] {
                 println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
             }
         }

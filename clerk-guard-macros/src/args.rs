@@ -1,16 +1,22 @@
 //! Parsing the attribute's arguments: `optional`, `roles = …`,
-//! `org_role = …`, `permissions = …`.
+//! `org_role = …`, `permissions = …`, `feature = …`, `plan = …`,
+//! `reverification = "…"` or `reverification(level = "…", after_minutes = N)`.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, LitStr, Token};
+use syn::{bracketed, parenthesized, LitInt, LitStr, Token};
 
 mod kw {
     syn::custom_keyword!(optional);
     syn::custom_keyword!(roles);
     syn::custom_keyword!(org_role);
     syn::custom_keyword!(permissions);
+    syn::custom_keyword!(feature);
+    syn::custom_keyword!(plan);
+    syn::custom_keyword!(reverification);
+    syn::custom_keyword!(level);
+    syn::custom_keyword!(after_minutes);
 }
 
 /// Which requirement a key states.
@@ -19,6 +25,9 @@ pub(crate) enum Key {
     Roles,
     OrgRole,
     Permissions,
+    Feature,
+    Plan,
+    Reverification,
 }
 
 impl Key {
@@ -27,8 +36,21 @@ impl Key {
             Key::Roles => "roles",
             Key::OrgRole => "org_role",
             Key::Permissions => "permissions",
+            Key::Feature => "feature",
+            Key::Plan => "plan",
+            Key::Reverification => "reverification",
         }
     }
+}
+
+/// `reverification = "strict"`, or `reverification(level = "…", after_minutes = N)`.
+pub(crate) enum ReverificationSpec {
+    Preset(LitStr),
+    Custom {
+        span: Span,
+        level: Option<LitStr>,
+        after_minutes: Option<LitInt>,
+    },
 }
 
 /// The value of a key: one string or a bracketed list.
@@ -53,6 +75,10 @@ pub(crate) enum Arg {
         key: Key,
         key_span: Span,
         value: Value,
+    },
+    Reverification {
+        key_span: Span,
+        spec: ReverificationSpec,
     },
 }
 
@@ -91,12 +117,21 @@ impl Parse for Arg {
             let kw: kw::optional = input.parse()?;
             return Ok(Arg::Optional(kw.span));
         }
+        if lookahead.peek(kw::reverification) {
+            let key_span = input.parse::<kw::reverification>()?.span;
+            let spec = parse_reverification(input)?;
+            return Ok(Arg::Reverification { key_span, spec });
+        }
         let (key, key_span) = if lookahead.peek(kw::roles) {
             (Key::Roles, input.parse::<kw::roles>()?.span)
         } else if lookahead.peek(kw::org_role) {
             (Key::OrgRole, input.parse::<kw::org_role>()?.span)
         } else if lookahead.peek(kw::permissions) {
             (Key::Permissions, input.parse::<kw::permissions>()?.span)
+        } else if lookahead.peek(kw::feature) {
+            (Key::Feature, input.parse::<kw::feature>()?.span)
+        } else if lookahead.peek(kw::plan) {
+            (Key::Plan, input.parse::<kw::plan>()?.span)
         } else {
             return Err(lookahead.error());
         };
@@ -108,6 +143,51 @@ impl Parse for Arg {
             value,
         })
     }
+}
+
+/// After `reverification`: `= "preset"` or `(level = "…", after_minutes = N)`.
+fn parse_reverification(input: ParseStream) -> syn::Result<ReverificationSpec> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        return parse_string(input).map(ReverificationSpec::Preset);
+    }
+    if !lookahead.peek(syn::token::Paren) {
+        return Err(lookahead.error());
+    }
+    let content;
+    let parens = parenthesized!(content in input);
+    let (mut level, mut after_minutes) = (None, None);
+    while !content.is_empty() {
+        let lookahead = content.lookahead1();
+        if lookahead.peek(kw::level) {
+            let kw: kw::level = content.parse()?;
+            if level.is_some() {
+                return Err(syn::Error::new(kw.span, "duplicate `level`"));
+            }
+            content.parse::<Token![=]>()?;
+            level = Some(parse_string(&content)?);
+        } else if lookahead.peek(kw::after_minutes) {
+            let kw: kw::after_minutes = content.parse()?;
+            if after_minutes.is_some() {
+                return Err(syn::Error::new(kw.span, "duplicate `after_minutes`"));
+            }
+            content.parse::<Token![=]>()?;
+            after_minutes = Some(content.parse::<LitInt>().map_err(|e| {
+                syn::Error::new(e.span(), "expected a whole number of minutes, like 30")
+            })?);
+        } else {
+            return Err(lookahead.error());
+        }
+        if !content.is_empty() {
+            content.parse::<Token![,]>()?;
+        }
+    }
+    Ok(ReverificationSpec::Custom {
+        span: parens.span.join(),
+        level,
+        after_minutes,
+    })
 }
 
 impl Parse for Args {

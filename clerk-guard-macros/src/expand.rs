@@ -9,7 +9,7 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::{parse_quote_spanned, FnArg, ItemFn, LitStr};
 
 use crate::args::{Args, Key};
-use crate::validate::{self, Mode};
+use crate::validate::{self, Checked, Mode};
 
 /// The attribute's entry point: errors become `compile_error!`s emitted
 /// beside the unchanged item.
@@ -58,31 +58,47 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
 }
 
 /// The requirement type: one per key, a tuple (AND) for several.
-fn requirement_type(requirements: &[(Key, Span, Vec<LitStr>)]) -> TokenStream {
+fn requirement_type(requirements: &[Checked]) -> TokenStream {
     let parts: Vec<TokenStream> = requirements
         .iter()
-        .map(|(key, span, values)| {
-            let span = *span;
-            match key {
-                Key::Roles => {
-                    let list = str_list(values);
-                    quote_spanned!(span=> ::clerk_guard::__private::AnyRole<#list>)
+        .map(|checked| match checked {
+            Checked::Strings { key, span, values } => {
+                let span = *span;
+                let list = str_list(values);
+                match key {
+                    Key::Roles => quote_spanned!(span=> ::clerk_guard::__private::AnyRole<#list>),
+                    Key::OrgRole => {
+                        let one = values.first().map(type_str).unwrap_or_default();
+                        quote_spanned!(span=> ::clerk_guard::__private::OrgRole<#one>)
+                    }
+                    Key::Permissions => {
+                        quote_spanned!(span=> ::clerk_guard::__private::AllPermissions<#list>)
+                    }
+                    Key::Feature => quote_spanned!(span=> ::clerk_guard::__private::AllFeatures<#list>),
+                    Key::Plan => quote_spanned!(span=> ::clerk_guard::__private::AnyPlan<#list>),
+                    // Parsed into `Checked::Reverify`, never a string list.
+                    Key::Reverification => quote_spanned!(span=> ::clerk_guard::__private::SignedIn),
                 }
-                Key::OrgRole => {
-                    let one = values.first().map(type_str).unwrap_or_default();
-                    quote_spanned!(span=> ::clerk_guard::__private::OrgRole<#one>)
-                }
-                Key::Permissions => {
-                    let list = str_list(values);
-                    quote_spanned!(span=> ::clerk_guard::__private::AllPermissions<#list>)
-                }
+            }
+            Checked::Reverify {
+                span,
+                level,
+                minutes,
+                preset,
+            } => {
+                let (level, minutes, preset) = (
+                    Literal::u8_unsuffixed(*level),
+                    Literal::u32_unsuffixed(*minutes),
+                    Literal::u8_unsuffixed(*preset),
+                );
+                quote_spanned!(*span=> ::clerk_guard::__private::Reverify<#level, #minutes, #preset>)
             }
         })
         .collect();
     match parts.as_slice() {
         [] => quote!(::clerk_guard::__private::SignedIn),
         [one] => one.clone(),
-        several => quote!((#(#several),*)),
+        several => quote!((#(#several,)*)),
     }
 }
 

@@ -32,6 +32,12 @@ fn token() -> impl Strategy<Value = String> {
         Just("org_role"),
         Just("permissions"),
         Just("optional"),
+        Just("feature"),
+        Just("plan"),
+        Just("reverification"),
+        Just("level"),
+        Just("after_minutes"),
+        Just("30"),
         Just("role"),
         Just("self"),
         Just("="),
@@ -55,6 +61,9 @@ fn token() -> impl Strategy<Value = String> {
         Just("\"org:admin\"".to_owned()),
         Just("\" admin\"".to_owned()),
         Just("\"\"".to_owned()),
+        Just("\"strict\"".to_owned()),
+        Just("\"second_factor\"".to_owned()),
+        Just("\"org:reports\"".to_owned()),
     ];
     prop_oneof![4 => words, 2 => realistic, 1 => string]
 }
@@ -94,8 +103,8 @@ proptest! {
     }
 
     #[test]
-    fn any_string_value_is_either_expanded_exactly_or_refused(value in any::<String>(), key in 0usize..3) {
-        let key = ["roles", "org_role", "permissions"][key];
+    fn any_string_value_is_either_expanded_exactly_or_refused(value in any::<String>(), key in 0usize..6) {
+        let key = ["roles", "org_role", "permissions", "feature", "plan", "reverification"][key];
         let args = TokenStream::from_str(&format!("{key} = {}", Literal::string(&value))).unwrap();
         let out = clerk_protected(args, TokenStream::from_str(ITEMS[0]).unwrap()).to_string();
         prop_assert!(out.contains("compile_error") != out.contains("Guard"), "{}", out);

@@ -3,7 +3,9 @@
 
 use syn::{FnArg, GenericArgument, ItemFn, LitStr, PathArguments, Type};
 
-use crate::args::{Arg, Args, Key, Value};
+use proc_macro2::Span;
+
+use crate::args::{Arg, Args, Key, ReverificationSpec, Value};
 
 /// axum implements `Handler` for functions of at most this many extractors.
 const MAX_EXTRACTORS: usize = 16;
@@ -19,7 +21,148 @@ pub(crate) const MAX_LIST_LEN: usize = 64;
 /// A validated attribute.
 pub(crate) enum Mode {
     Optional,
-    Required(Vec<(Key, proc_macro2::Span, Vec<LitStr>)>),
+    Required(Vec<Checked>),
+}
+
+/// One validated requirement.
+pub(crate) enum Checked {
+    /// `roles`, `org_role`, `permissions`, `feature`, `plan` and their strings.
+    Strings {
+        key: Key,
+        span: Span,
+        values: Vec<LitStr>,
+    },
+    /// A step-up reverification: Clerk's level (0 first, 1 second, 2 multi
+    /// factor), age in minutes, and preset (1..=4, 0 for a custom one).
+    Reverify {
+        span: Span,
+        level: u8,
+        minutes: u32,
+        preset: u8,
+    },
+}
+
+impl Checked {
+    fn key(&self) -> Key {
+        match self {
+            Checked::Strings { key, .. } => *key,
+            Checked::Reverify { .. } => Key::Reverification,
+        }
+    }
+}
+
+/// Clerk's presets: name, level, minutes (the order gives the preset number).
+const PRESETS: [(&str, u8, u32); 4] = [
+    ("strict_mfa", 2, 10),
+    ("strict", 1, 10),
+    ("moderate", 1, 60),
+    ("lax", 1, 1440),
+];
+
+/// Clerk's levels, in the order of their number.
+const LEVELS: [&str; 3] = ["first_factor", "second_factor", "multi_factor"];
+
+fn reverification(
+    errors: &mut Option<syn::Error>,
+    spec: &ReverificationSpec,
+) -> Option<(u8, u32, u8)> {
+    match spec {
+        ReverificationSpec::Preset(lit) => {
+            let name = lit.value();
+            match PRESETS.iter().position(|(p, _, _)| *p == name) {
+                Some(index) => {
+                    let (_, level, minutes) = PRESETS[index];
+                    Some((level, minutes, index as u8 + 1))
+                }
+                None => {
+                    push(
+                        errors,
+                        syn::Error::new(
+                            lit.span(),
+                            format!(
+                                "unknown reverification preset `{name}`: Clerk's presets are \
+                                 \"strict_mfa\", \"strict\", \"moderate\" and \"lax\"; or write \
+                                 reverification(level = \"second_factor\", after_minutes = 30)"
+                            ),
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+        ReverificationSpec::Custom {
+            span,
+            level,
+            after_minutes,
+        } => {
+            let level = match level {
+                None => {
+                    push(errors, syn::Error::new(*span, "`reverification(...)` needs `level = \"first_factor\" | \"second_factor\" | \"multi_factor\"`"));
+                    None
+                }
+                Some(lit) => match LEVELS.iter().position(|l| *l == lit.value()) {
+                    Some(index) => Some(index as u8),
+                    None => {
+                        push(
+                            errors,
+                            syn::Error::new(
+                                lit.span(),
+                                "the level is one of \"first_factor\", \"second_factor\", \"multi_factor\"",
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+            let minutes = match after_minutes {
+                None => {
+                    push(
+                        errors,
+                        syn::Error::new(
+                            *span,
+                            "`reverification(...)` needs `after_minutes = N` (minutes, above zero)",
+                        ),
+                    );
+                    None
+                }
+                Some(lit) => {
+                    match lit.base10_parse::<u32>() {
+                        Ok(minutes) if minutes > 0 && lit.suffix().is_empty() => Some(minutes),
+                        _ => {
+                            push(
+                            errors,
+                            syn::Error::new(lit.span(), "`after_minutes` is a whole number of minutes above zero, like 30"),
+                        );
+                            None
+                        }
+                    }
+                }
+            };
+            Some((level?, minutes?, 0))
+        }
+    }
+}
+
+/// `scope:id` for features and plans: the scopes Clerk knows, an id after it.
+fn check_scoped(errors: &mut Option<syn::Error>, key: Key, lit: &LitStr) {
+    let value = lit.value();
+    let Some((scope, id)) = value.split_once(':') else {
+        return;
+    };
+    let known = matches!(scope, "org" | "o" | "organization" | "user" | "u");
+    if !known || id.is_empty() || id.contains(':') {
+        push(
+            errors,
+            syn::Error::new(
+                lit.span(),
+                format!(
+                    "`{value}` can never match: a `{}` value is an id, or a scope and an id \
+                     (`org:`, `o:`, `organization:`, `user:` or `u:`, like \"org:reports\")",
+                    key.name()
+                ),
+            ),
+        );
+    }
 }
 
 fn push(errors: &mut Option<syn::Error>, error: syn::Error) {
@@ -103,7 +246,7 @@ fn is_permission_key(value: &str) -> bool {
 pub(crate) fn attribute(args: Args) -> Result<Mode, syn::Error> {
     let mut errors = None;
     let mut optional = None;
-    let mut requirements: Vec<(Key, proc_macro2::Span, Vec<LitStr>)> = Vec::new();
+    let mut requirements: Vec<Checked> = Vec::new();
     for arg in args.items {
         match arg {
             Arg::Optional(span) => {
@@ -112,12 +255,29 @@ pub(crate) fn attribute(args: Args) -> Result<Mode, syn::Error> {
                 }
                 optional = Some(span);
             }
+            Arg::Reverification { key_span, spec } => {
+                if requirements.iter().any(|c| c.key() == Key::Reverification) {
+                    push(
+                        &mut errors,
+                        syn::Error::new(key_span, "duplicate key `reverification`"),
+                    );
+                    continue;
+                }
+                if let Some((level, minutes, preset)) = reverification(&mut errors, &spec) {
+                    requirements.push(Checked::Reverify {
+                        span: key_span,
+                        level,
+                        minutes,
+                        preset,
+                    });
+                }
+            }
             Arg::Requirement {
                 key,
                 key_span,
                 value,
             } => {
-                if requirements.iter().any(|(k, _, _)| *k == key) {
+                if requirements.iter().any(|c| c.key() == key) {
                     push(
                         &mut errors,
                         syn::Error::new(key_span, format!("duplicate key `{}`", key.name())),
@@ -154,16 +314,20 @@ pub(crate) fn attribute(args: Args) -> Result<Mode, syn::Error> {
                 }
                 for lit in value.strings() {
                     check_string(&mut errors, key, lit);
+                    if matches!(key, Key::Feature | Key::Plan) {
+                        check_scoped(&mut errors, key, lit);
+                    }
                 }
-                requirements.push((
+                requirements.push(Checked::Strings {
                     key,
-                    key_span,
-                    value.strings().into_iter().cloned().collect(),
-                ));
+                    span: key_span,
+                    values: value.strings().into_iter().cloned().collect(),
+                });
             }
         }
     }
-    if let (Some(span), Some((key, _, _))) = (optional, requirements.first()) {
+    if let (Some(span), Some(first)) = (optional, requirements.first()) {
+        let key = first.key();
         push(
             &mut errors,
             syn::Error::new(

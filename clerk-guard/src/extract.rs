@@ -194,13 +194,12 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = <ClerkAuth as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        R::check(&auth).map_err(|reason| {
+        R::verdict(&auth).map_err(|rejection| {
             tracing::debug!(
-                reason = reason.code(),
+                reason = rejection.reason().code(),
                 user = auth.user_id(),
                 "requirement not met"
             );
-            let rejection = AuthRejection::new(reason);
             match verifier_for(parts) {
                 Ok(verifier) => verifier.rejection(rejection),
                 Err(_) => rejection,

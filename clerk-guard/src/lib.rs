@@ -61,6 +61,9 @@
 //! | `#[clerk_protected(permissions = "org:billing:manage")]` | users with that org permission |
 //! | `#[clerk_protected(permissions = ["org:a:read", "org:b:read"])]` | users with all of them |
 //! | `#[clerk_protected(roles = "admin", permissions = "org:x:y")]` | different keys: AND |
+//! | `#[clerk_protected(feature = "reports")]` | sessions with that billing feature (`fea`; `org:`/`user:` scopes) |
+//! | `#[clerk_protected(plan = ["pro", "team"])]` | sessions on any of those plans (`pla`) |
+//! | `#[clerk_protected(reverification = "strict")]` | a recent step-up (`fva`; presets `strict_mfa`, `strict`, `moderate`, `lax`, or `reverification(level = "second_factor", after_minutes = 30)`); Clerk's own 403 body otherwise |
 //! | `#[clerk_protected(optional)]` | everyone; `Option<ClerkAuth>` is `None` for anonymous or invalid tokens |
 //!
 //! Application roles come from the claims `roles`, `role`, `metadata.role`,
@@ -137,7 +140,7 @@ mod verify;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use claims::{ClerkAuth, Organization};
+pub use claims::{ClerkAuth, Organization, ReverificationLevel, REVERIFICATION_PRESETS};
 pub use clerk_guard_macros::clerk_protected;
 pub use config::{
     ClerkConfig, ClerkConfigBuilder, ConfigError, DEFAULT_API_URL, DEFAULT_ROLE_CLAIMS,
@@ -146,7 +149,10 @@ pub use config::{
 pub use extract::{Guard, OptionalGuard};
 pub use layer::{ClerkLayer, ClerkService};
 pub use rejection::{AuthRejection, Reason, RejectionRenderer};
-pub use require::{Requirement, SignedIn};
+pub use require::{
+    Requirement, Reverify, ReverifyLax, ReverifyModerate, ReverifyStrict, ReverifyStrictMfa,
+    SignedIn,
+};
 pub use verify::{global, init, ClerkVerifier};
 
 /// What `#[clerk_protected]` expands to refers to; not a stable API.
@@ -154,7 +160,8 @@ pub use verify::{global, init, ClerkVerifier};
 pub mod __private {
     pub use crate::extract::{Guard, OptionalGuard};
     pub use crate::require::{
-        AllPermissions, AnyRole, Chunk, End, OrgRole, SignedIn, Str, StrList, TypeStr,
+        AllFeatures, AllPermissions, AnyPlan, AnyRole, Chunk, End, OrgRole, Reverify, SignedIn,
+        Str, StrList, TypeStr,
     };
     pub use crate::ClerkAuth;
 }

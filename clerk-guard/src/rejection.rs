@@ -57,6 +57,14 @@ pub enum Reason {
     MissingOrgRole,
     /// The user lacks one of the required organization permissions.
     MissingPermission,
+    /// The session lacks one of the required billing features (`fea`).
+    MissingFeature,
+    /// The session is on none of the accepted billing plans (`pla`).
+    MissingPlan,
+    /// The user must verify again (step-up): the factor verification age
+    /// (`fva`) is too old for the route. Answered with Clerk's own body, so
+    /// Clerk's frontend `useReverification()` prompts and retries.
+    ReverificationRequired,
     /// The JWKS could not be fetched and no keys are cached.
     JwkRemoteFailedToLoad,
     /// The JWKS was fetched but holds no usable key (RSA, 2048 bits or more).
@@ -89,6 +97,9 @@ impl Reason {
             Reason::MissingRole => "missing-role",
             Reason::MissingOrgRole => "missing-org-role",
             Reason::MissingPermission => "missing-permission",
+            Reason::MissingFeature => "missing-feature",
+            Reason::MissingPlan => "missing-plan",
+            Reason::ReverificationRequired => "reverification-error",
             Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
             Reason::JwkRemoteMissing => "jwk-remote-missing",
             Reason::ConfigurationInvalid => "configuration-invalid",
@@ -103,9 +114,12 @@ impl Reason {
     /// ```
     pub const fn status(self) -> StatusCode {
         match self {
-            Reason::MissingRole | Reason::MissingOrgRole | Reason::MissingPermission => {
-                StatusCode::FORBIDDEN
-            }
+            Reason::MissingRole
+            | Reason::MissingOrgRole
+            | Reason::MissingPermission
+            | Reason::MissingFeature
+            | Reason::MissingPlan
+            | Reason::ReverificationRequired => StatusCode::FORBIDDEN,
             Reason::JwkRemoteFailedToLoad
             | Reason::JwkRemoteMissing
             | Reason::ConfigurationInvalid => StatusCode::SERVICE_UNAVAILABLE,
@@ -122,9 +136,12 @@ impl Reason {
     pub const fn error(self) -> &'static str {
         match self {
             Reason::TokenMissing => "unauthorized",
-            Reason::MissingRole | Reason::MissingOrgRole | Reason::MissingPermission => {
-                "insufficient_scope"
-            }
+            Reason::MissingRole
+            | Reason::MissingOrgRole
+            | Reason::MissingPermission
+            | Reason::MissingFeature
+            | Reason::MissingPlan
+            | Reason::ReverificationRequired => "insufficient_scope",
             Reason::JwkRemoteFailedToLoad
             | Reason::JwkRemoteMissing
             | Reason::ConfigurationInvalid => "temporarily_unavailable",
@@ -178,6 +195,9 @@ pub struct AuthRejection {
     reason: Reason,
     detail: &'static str,
     retry_after: Option<Duration>,
+    /// What a failed reverification asked for: a preset name or
+    /// `{"level": …, "afterMinutes": …}`, as Clerk's body carries it.
+    reverification: Option<serde_json::Value>,
     renderer: Option<RejectionRenderer>,
 }
 
@@ -196,8 +216,35 @@ impl AuthRejection {
             reason,
             detail: "",
             retry_after: None,
+            reverification: None,
             renderer: None,
         }
+    }
+
+    /// A 403 asking the user to verify again, with what the route requires
+    /// (Clerk's preset name, or `{"level": …, "afterMinutes": …}`).
+    ///
+    /// ```
+    /// use clerk_guard::{AuthRejection, Reason};
+    /// let rejection = AuthRejection::reverification(serde_json::json!("strict"));
+    /// assert_eq!(rejection.reason(), Reason::ReverificationRequired);
+    /// assert_eq!(rejection.status(), 403);
+    /// ```
+    pub fn reverification(required: serde_json::Value) -> Self {
+        let mut rejection = Self::new(Reason::ReverificationRequired);
+        rejection.reverification = Some(required);
+        rejection
+    }
+
+    /// What a reverification rejection requires (for custom renderers).
+    ///
+    /// ```
+    /// # use clerk_guard::AuthRejection;
+    /// let r = AuthRejection::reverification(serde_json::json!("lax"));
+    /// assert_eq!(r.reverification_required(), Some(&serde_json::json!("lax")));
+    /// ```
+    pub fn reverification_required(&self) -> Option<&serde_json::Value> {
+        self.reverification.as_ref()
     }
 
     pub(crate) fn with_detail(reason: Reason, detail: &'static str) -> Self {
@@ -205,6 +252,7 @@ impl AuthRejection {
             reason,
             detail,
             retry_after: None,
+            reverification: None,
             renderer: None,
         }
     }
@@ -283,10 +331,20 @@ impl AuthRejection {
     /// ```
     pub fn default_response(&self) -> Response {
         let reason = self.reason;
-        let body = Json(serde_json::json!({
-            "error": reason.error(),
-            "reason": reason.code(),
-        }));
+        let body = match (reason, &self.reverification) {
+            // Clerk's own body: `useReverification()` reads exactly this.
+            (Reason::ReverificationRequired, Some(required)) => Json(serde_json::json!({
+                "clerk_error": {
+                    "type": "forbidden",
+                    "reason": "reverification-error",
+                    "metadata": { "reverification": required },
+                }
+            })),
+            _ => Json(serde_json::json!({
+                "error": reason.error(),
+                "reason": reason.code(),
+            })),
+        };
         let mut response = (reason.status(), body).into_response();
         let headers = response.headers_mut();
         let challenge = match reason {

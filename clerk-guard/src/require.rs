@@ -28,8 +28,8 @@
 
 use std::marker::PhantomData;
 
-use crate::claims::{org_role_matches, ClerkAuth};
-use crate::rejection::Reason;
+use crate::claims::{org_role_matches, ClerkAuth, ReverificationLevel, REVERIFICATION_PRESETS};
+use crate::rejection::{AuthRejection, Reason};
 
 /// A condition on a verified user, checked by [`Guard`](crate::Guard).
 ///
@@ -46,6 +46,13 @@ use crate::rejection::Reason;
 pub trait Requirement: 'static {
     /// `Ok` when `auth` meets the requirement, else the 403 reason.
     fn check(auth: &ClerkAuth) -> Result<(), Reason>;
+
+    /// The rejection [`Guard`](crate::Guard) answers with; by default the
+    /// reason's. Override it to add to the response (reverification does, to
+    /// answer Clerk's own body).
+    fn verdict(auth: &ClerkAuth) -> Result<(), AuthRejection> {
+        Self::check(auth).map_err(AuthRejection::new)
+    }
 }
 
 /// Any signed-in user (`#[clerk_protected]` with no keys).
@@ -62,22 +69,28 @@ impl Requirement for SignedIn {
     }
 }
 
-/// Requirements combined with AND (different attribute keys).
-impl<A: Requirement, B: Requirement> Requirement for (A, B) {
-    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
-        A::check(auth)?;
-        B::check(auth)
-    }
+/// Requirements combined with AND (different attribute keys): the first
+/// unmet one answers.
+macro_rules! all_of {
+    ($($name:ident),+) => {
+        impl<$($name: Requirement),+> Requirement for ($($name,)+) {
+            fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+                $($name::check(auth)?;)+
+                Ok(())
+            }
+            fn verdict(auth: &ClerkAuth) -> Result<(), AuthRejection> {
+                $($name::verdict(auth)?;)+
+                Ok(())
+            }
+        }
+    };
 }
 
-/// Requirements combined with AND (different attribute keys).
-impl<A: Requirement, B: Requirement, C: Requirement> Requirement for (A, B, C) {
-    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
-        A::check(auth)?;
-        B::check(auth)?;
-        C::check(auth)
-    }
-}
+all_of!(A, B);
+all_of!(A, B, C);
+all_of!(A, B, C, D);
+all_of!(A, B, C, D, E);
+all_of!(A, B, C, D, E, F);
 
 /// A string spelled as a type, 64 bytes of UTF-8 per level; see [`Str`].
 pub trait TypeStr: 'static {
@@ -173,6 +186,10 @@ pub trait StrList: 'static {
     fn any(found: Holds<'_>) -> bool;
     /// Whether every string of the list satisfies `found`.
     fn all(found: Holds<'_>) -> bool;
+    /// Whether `test` holds for any string of the list, as a `&str`.
+    fn any_value(test: &dyn Fn(&str) -> bool) -> bool;
+    /// Whether `test` holds for every string of the list, as a `&str`.
+    fn all_values(test: &dyn Fn(&str) -> bool) -> bool;
 }
 
 impl StrList for () {
@@ -180,6 +197,12 @@ impl StrList for () {
         false
     }
     fn all(_: Holds<'_>) -> bool {
+        true
+    }
+    fn any_value(_: &dyn Fn(&str) -> bool) -> bool {
+        false
+    }
+    fn all_values(_: &dyn Fn(&str) -> bool) -> bool {
         true
     }
 }
@@ -190,6 +213,12 @@ impl<S: TypeStr, Rest: StrList> StrList for (Str<S>, Rest) {
     }
     fn all(found: Holds<'_>) -> bool {
         found(&|v| Str::<S>::is(v)) && Rest::all(found)
+    }
+    fn any_value(test: &dyn Fn(&str) -> bool) -> bool {
+        test(&Str::<S>::to_string()) || Rest::any_value(test)
+    }
+    fn all_values(test: &dyn Fn(&str) -> bool) -> bool {
+        test(&Str::<S>::to_string()) && Rest::all_values(test)
     }
 }
 
@@ -231,5 +260,85 @@ impl<L: StrList> Requirement for AllPermissions<L> {
         L::all(&granted)
             .then_some(())
             .ok_or(Reason::MissingPermission)
+    }
+}
+
+/// The session holds every billing feature of `L` (`feature = …`).
+#[derive(Debug, Clone, Copy)]
+pub struct AllFeatures<L>(PhantomData<L>);
+
+impl<L: StrList> Requirement for AllFeatures<L> {
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        L::all_values(&|feature| auth.has_feature(feature))
+            .then_some(())
+            .ok_or(Reason::MissingFeature)
+    }
+}
+
+/// The session is on one of the billing plans of `L` (`plan = …`).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyPlan<L>(PhantomData<L>);
+
+impl<L: StrList> Requirement for AnyPlan<L> {
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        L::any_value(&|plan| auth.has_plan(plan))
+            .then_some(())
+            .ok_or(Reason::MissingPlan)
+    }
+}
+
+/// The user verified `LEVEL` (0 first factor, 1 second factor, 2 multi
+/// factor) within `MINUTES` minutes (`reverification = …`). `PRESET` names
+/// Clerk's preset the body reports (1 strict_mfa, 2 strict, 3 moderate,
+/// 4 lax; 0 for a custom level and age). Use the aliases by hand:
+///
+/// ```
+/// use clerk_guard::{ClerkAuth, Guard, ReverifyStrict};
+///
+/// async fn delete_account(_: Guard<ReverifyStrict>, auth: ClerkAuth) -> String {
+///     format!("deleting {}", auth.user_id())
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Reverify<const LEVEL: u8, const MINUTES: u32, const PRESET: u8 = 0>;
+
+/// Clerk's `strict_mfa`: both factors within 10 minutes.
+pub type ReverifyStrictMfa = Reverify<2, 10, 1>;
+/// Clerk's `strict`: the second factor within 10 minutes.
+pub type ReverifyStrict = Reverify<1, 10, 2>;
+/// Clerk's `moderate`: the second factor within 60 minutes.
+pub type ReverifyModerate = Reverify<1, 60, 3>;
+/// Clerk's `lax`: the second factor within a day.
+pub type ReverifyLax = Reverify<1, 1440, 4>;
+
+impl<const LEVEL: u8, const MINUTES: u32, const PRESET: u8> Reverify<LEVEL, MINUTES, PRESET> {
+    const fn level() -> ReverificationLevel {
+        match LEVEL {
+            0 => ReverificationLevel::FirstFactor,
+            1 => ReverificationLevel::SecondFactor,
+            _ => ReverificationLevel::MultiFactor,
+        }
+    }
+
+    /// What the route requires, as Clerk's body says it.
+    fn required() -> serde_json::Value {
+        match PRESET {
+            1..=4 => serde_json::Value::from(REVERIFICATION_PRESETS[usize::from(PRESET) - 1].0),
+            _ => serde_json::json!({ "level": Self::level().as_str(), "afterMinutes": MINUTES }),
+        }
+    }
+}
+
+impl<const LEVEL: u8, const MINUTES: u32, const PRESET: u8> Requirement
+    for Reverify<LEVEL, MINUTES, PRESET>
+{
+    fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+        auth.reverified_within(Self::level(), MINUTES)
+            .then_some(())
+            .ok_or(Reason::ReverificationRequired)
+    }
+
+    fn verdict(auth: &ClerkAuth) -> Result<(), AuthRejection> {
+        Self::check(auth).map_err(|_| AuthRejection::reverification(Self::required()))
     }
 }

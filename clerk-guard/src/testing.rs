@@ -597,6 +597,7 @@ pub struct TokenBuilder {
     shape: ClaimShape,
     org: Option<(String, String, String)>,
     permissions: Vec<String>,
+    features: Vec<String>,
 }
 
 impl TokenBuilder {
@@ -626,6 +627,7 @@ impl TokenBuilder {
             shape: ClaimShape::V2,
             org: None,
             permissions: Vec::new(),
+            features: Vec::new(),
         }
     }
 
@@ -712,6 +714,42 @@ impl TokenBuilder {
     pub fn permissions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, perms: I) -> Self {
         self.permissions = perms.into_iter().map(Into::into).collect();
         self
+    }
+    /// Billing features (`fea`), each `scope:id` with scope `u` (user), `o`
+    /// (organization) or both (`uo`). A v2 token's organization permissions
+    /// add their own org features first, so their masks keep their positions.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().features(["u:reports", "o:analytics"]).sign();
+    /// # }
+    /// ```
+    pub fn features<I: IntoIterator<Item = S>, S: Into<String>>(mut self, features: I) -> Self {
+        self.features = features.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Billing plans (`pla`), each `scope:id` like `u:pro` or `o:team`.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().plans(["u:pro"]).sign();
+    /// # }
+    /// ```
+    pub fn plans<I: IntoIterator<Item = S>, S: Into<String>>(self, plans: I) -> Self {
+        let plans: Vec<String> = plans.into_iter().map(Into::into).collect();
+        self.claim("pla", plans.join(","))
+    }
+    /// Factor verification ages (`fva`): minutes since the first and the
+    /// second factor were verified, -1 for a factor the user does not have.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let just_verified = issuer.token().factor_ages(0, 0).sign();
+    /// let no_second_factor = issuer.token().factor_ages(3, -1).sign();
+    /// # }
+    /// ```
+    pub fn factor_ages(self, first: i64, second: i64) -> Self {
+        self.claim("fva", json!([first, second]))
     }
     /// v1 or v2 claim shape (default v2).
     ///
@@ -886,7 +924,14 @@ impl TokenBuilder {
                     });
                     masks[fi] |= 1 << pi;
                 }
-                let fea: Vec<String> = features.iter().map(|f| format!("o:{f}")).collect();
+                let mut fea: Vec<String> = features.iter().map(|f| format!("o:{f}")).collect();
+                fea.extend(
+                    self.features
+                        .iter()
+                        .filter(|f| !fea.contains(f))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
                 let fpm: Vec<String> = masks.iter().map(u64::to_string).collect();
                 claims.insert("fea".into(), fea.join(",").into());
                 claims.insert(
@@ -911,6 +956,9 @@ impl TokenBuilder {
         let mut claims = self.claims.clone();
         if self.shape == ClaimShape::V2 {
             claims.entry("v").or_insert(2.into());
+        }
+        if !self.features.is_empty() {
+            claims.insert("fea".into(), self.features.join(",").into());
         }
         self.org_claims(&mut claims);
         let header = B64URL.encode(Value::Object(self.header.clone()).to_string());

@@ -148,12 +148,31 @@ fn clerk_verdicts(dir: &Path, api_url: &str, cases: &[Case]) -> BTreeMap<String,
         .collect()
 }
 
-/// `has()` as clerk-guard answers it: `{permission}` and `{role}`.
+/// `has()` as clerk-guard answers it: `{permission}`, `{role}`,
+/// `{feature}`, `{plan}`, `{reverification}` (a preset or `{level, afterMinutes}`).
 fn has(auth: &ClerkAuth, check: &Value) -> bool {
+    use clerk_guard::{ReverificationLevel, REVERIFICATION_PRESETS};
     if let Some(permission) = check["permission"].as_str() {
         auth.has_permission(permission)
     } else if let Some(role) = check["role"].as_str() {
         auth.has_org_role(role)
+    } else if let Some(feature) = check["feature"].as_str() {
+        auth.has_feature(feature)
+    } else if let Some(plan) = check["plan"].as_str() {
+        auth.has_plan(plan)
+    } else if let Some(preset) = check["reverification"].as_str() {
+        REVERIFICATION_PRESETS
+            .iter()
+            .find(|(name, _, _)| *name == preset)
+            .is_some_and(|(_, level, minutes)| auth.reverified_within(*level, *minutes))
+    } else if let Some(custom) = check["reverification"].as_object() {
+        let level = match custom["level"].as_str() {
+            Some("first_factor") => ReverificationLevel::FirstFactor,
+            Some("second_factor") => ReverificationLevel::SecondFactor,
+            _ => ReverificationLevel::MultiFactor,
+        };
+        let minutes = custom["afterMinutes"].as_u64().unwrap_or(0) as u32;
+        auth.reverified_within(level, minutes)
     } else {
         false
     }
@@ -733,6 +752,81 @@ fn org_cases(c: &mut Corpus<'_>) {
     checks(case, roles(&["admin"]));
 }
 
+fn billing_and_reverification_cases(c: &mut Corpus<'_>) {
+    let features = || {
+        [
+            "reports",
+            "org:reports",
+            "o:reports",
+            "organization:reports",
+            "user:reports",
+            "u:reports",
+            "export",
+            "u:export",
+            "team:reports",
+        ]
+        .iter()
+        .map(|f| json!({"feature": f}))
+        .collect::<Vec<_>>()
+    };
+    let plans = || {
+        ["pro", "u:pro", "org:pro", "team", "o:team", "user:team"]
+            .iter()
+            .map(|p| json!({"plan": p}))
+            .collect::<Vec<_>>()
+    };
+    for (id, fea, pla) in [
+        ("billing-user", "u:reports,u:export", "u:pro"),
+        ("billing-org", "o:reports", "o:team"),
+        ("billing-both-scopes", "uo:reports,ou:export", "uo:pro"),
+        ("billing-malformed", "u:reports,export", "pro"),
+        ("billing-empty", "", ""),
+        ("billing-spaces", " u:reports , o:export ", " u:pro "),
+    ] {
+        let case = c.add(id, c.token().claim("fea", fea).claim("pla", pla).sign());
+        case.has.extend(features());
+        case.has.extend(plans());
+    }
+    let case = c.add("billing-absent-v1", c.token().claim("v", 1).sign());
+    case.has.extend(features());
+    case.has.extend(plans());
+    let reverification = || {
+        let mut checks: Vec<Value> = ["strict_mfa", "strict", "moderate", "lax"]
+            .iter()
+            .map(|p| json!({"reverification": p}))
+            .collect();
+        for level in ["first_factor", "second_factor", "multi_factor"] {
+            checks.push(json!({"reverification": {"level": level, "afterMinutes": 30}}));
+        }
+        checks
+    };
+    let fvas = [
+        ("fva-fresh", json!([0, 0])),
+        ("fva-9-9", json!([9, 9])),
+        ("fva-10-10", json!([10, 10])),
+        ("fva-9-no-second", json!([9, -1])),
+        ("fva-10-no-second", json!([10, -1])),
+        ("fva-no-first", json!([-1, 5])),
+        ("fva-none", json!([-1, -1])),
+        ("fva-first-old", json!([100, 5])),
+        ("fva-second-old", json!([5, 100])),
+        ("fva-59-59", json!([59, 59])),
+        ("fva-60-0", json!([60, 0])),
+        ("fva-1439", json!([1439, 1439])),
+        ("fva-1440", json!([1440, 1440])),
+        ("fva-29-1000", json!([29, 1000])),
+        ("fva-one-entry", json!([0])),
+        ("fva-string", json!("0,0")),
+        ("fva-negative", json!([-2, 0])),
+    ];
+    for (id, fva) in fvas {
+        let case = c.add(id, c.token().claim("fva", fva).sign());
+        case.has.extend(reverification());
+    }
+    let case = c.add("fva-absent", c.token().sign());
+    case.has.extend(reverification());
+}
+
 fn random_cases(c: &mut Corpus<'_>, count: usize) {
     let mut rng = Rng(0x5eed_c1e2_6a7d_0001);
     let t = now();
@@ -829,6 +923,7 @@ async fn clerk_guard_agrees_with_clerks_own_verifier() {
     };
     curated(&mut corpus, &any_alg);
     org_cases(&mut corpus);
+    billing_and_reverification_cases(&mut corpus);
     let curated_count = corpus.cases.len();
     random_cases(&mut corpus, 300);
     let cases = corpus.cases;

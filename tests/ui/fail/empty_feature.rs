@@ -1,0 +1,7 @@
+#![allow(dead_code, unused_imports)]
+use clerk_guard::{clerk_protected, ClerkAuth};
+
+#[clerk_protected(feature = "")]
+async fn handler() {}
+
+fn main() {}
