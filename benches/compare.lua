@@ -19,5 +19,11 @@ end
 
 function response(status, headers, body)
   answered = answered + 1
-  if stop_after > 0 and answered >= stop_after then wrk.thread:stop() end
+  if stop_after > 0 and answered == stop_after then
+    -- wrk runs for its whole duration: tell the script the pass is done.
+    local done = io.open(os.getenv("DONE_FILE"), "w")
+    done:write("done\n")
+    done:close()
+    wrk.thread:stop()
+  end
 end

@@ -81,8 +81,13 @@ for pad in 0 1400; do
   size=$(head -1 "$sub/cold.txt" | tr -d '\n' | wc -c)
   curl -s -o /dev/null -H "Authorization: Bearer $(head -1 "$sub/warm.txt")" http://127.0.0.1:3303/
   before=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
-  TOKENS_FILE="$sub/cold.txt" STOP_AFTER="$TOKENS" taskset -c 1 wrk -t1 -c16 -d600s -s compare.lua \
-    http://127.0.0.1:3303/ > "$sub/wrk.out"
+  TOKENS_FILE="$sub/cold.txt" STOP_AFTER="$TOKENS" DONE_FILE="$sub/done" taskset -c 1 \
+    wrk -t1 -c16 -d600s -s compare.lua http://127.0.0.1:3303/ > "$sub/wrk.out" &
+  loader=$!
+  for _ in $(seq 6000); do [ -s "$sub/done" ] && break; sleep 0.1; done
+  kill "$loader" 2>/dev/null || true
+  wait "$loader" 2>/dev/null || true
+  sleep 1
   after=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
   awk -v s="$size" -v b="$before" -v a="$after" 'BEGIN {
     g = (a - b) / 1024; printf "| %d bytes | %.1f MiB | %.1f MiB | %.1f MiB | %s |\n", s, b / 1024, a / 1024, g, (g <= 20 ? "within (20 MiB)" : "OVER (20 MiB)") }'

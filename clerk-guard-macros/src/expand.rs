@@ -54,7 +54,45 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         }
     };
     function.sig.inputs.insert(0, guard);
+    document_security(&mut function, matches!(mode, Mode::Optional));
     Ok(function.into_token_stream())
+}
+
+/// A `#[utoipa::path(...)]` below the attribute gets the security the route
+/// enforces, unless it states its own: `security(("clerk" = []))`, or
+/// `security((), ("clerk" = []))` when anonymous requests are allowed. (What
+/// a user would write by hand; `clerk_guard::openapi::ClerkSecurity` then
+/// documents the scheme and the rejections.)
+fn document_security(function: &mut ItemFn, optional: bool) {
+    for attr in &mut function.attrs {
+        let syn::Meta::List(list) = &mut attr.meta else {
+            continue;
+        };
+        let is_utoipa_path = list.path.segments.len() == 2
+            && list.path.segments[0].ident == "utoipa"
+            && list.path.segments[1].ident == "path";
+        let states_security = list.tokens.clone().into_iter().any(
+            |token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "security"),
+        );
+        if !is_utoipa_path || states_security {
+            continue;
+        }
+        let trailing_comma = matches!(
+            list.tokens.clone().into_iter().last(),
+            Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ','
+        );
+        let separator = if list.tokens.is_empty() || trailing_comma {
+            quote!()
+        } else {
+            quote!(,)
+        };
+        let security = if optional {
+            quote!(security((), ("clerk" = [])))
+        } else {
+            quote!(security(("clerk" = [])))
+        };
+        list.tokens.extend(quote!(#separator #security));
+    }
 }
 
 /// The requirement type: one per key, a tuple (AND) for several.

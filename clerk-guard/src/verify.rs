@@ -67,6 +67,38 @@ impl quick_cache::Weighter<Arc<str>, CachedToken> for TokenWeight {
 /// token's own allocation, shared with the `ClerkAuth` it maps to.
 type TokenCache = quick_cache::sync::Cache<Arc<str>, CachedToken, TokenWeight>;
 
+/// Tokens verified once, by fingerprint: a token enters the cache on its
+/// second verification, so a stream of one-off tokens (or a flood of
+/// distinct valid ones) costs the cache nothing, while a session token, which
+/// its client reuses until it expires, is cached from its second request on.
+struct Doorkeeper {
+    slots: Box<[AtomicU64]>,
+}
+
+impl Doorkeeper {
+    const SLOTS: usize = 4096;
+
+    fn new() -> Self {
+        Self {
+            slots: (0..Self::SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Whether `token` was seen before (and remember it). The fingerprint is
+    /// the token's last eight characters: base64 of RSA signature bytes,
+    /// which no one can choose without the key. A collision only admits a
+    /// verified token early or late.
+    fn admit(&self, token: &str) -> bool {
+        let bytes = token.as_bytes();
+        let mut tail = [0u8; 8];
+        let take = bytes.len().min(8);
+        tail[..take].copy_from_slice(&bytes[bytes.len() - take..]);
+        let fingerprint = u64::from_le_bytes(tail) | 1;
+        let slot = &self.slots[(fingerprint >> 8) as usize % Self::SLOTS];
+        slot.swap(fingerprint, Ordering::Relaxed) == fingerprint
+    }
+}
+
 /// A cache whose budget is `bytes`, sized for entries of about a kilobyte.
 fn token_cache(bytes: usize) -> TokenCache {
     TokenCache::with_weighter((bytes / 1024).max(16), bytes as u64, TokenWeight)
@@ -99,6 +131,7 @@ struct VerifierInner {
     config: ClerkConfig,
     keys: Keys,
     tokens: Option<TokenCache>,
+    doorkeeper: Doorkeeper,
 }
 
 /// Identifies one verifier (and its clones) for the life of the process.
@@ -168,6 +201,7 @@ impl ClerkVerifier {
             config,
             keys,
             tokens,
+            doorkeeper: Doorkeeper::new(),
         })))
     }
 
@@ -254,10 +288,13 @@ impl ClerkVerifier {
             return Err(invalid("not three dot-separated segments"));
         };
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header_json = b64
-            .decode(header_b64)
-            .map_err(|_| invalid("header is not base64url"))?;
-        let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
+        // Header and signature are small and short-lived: decoded on the stack.
+        let mut header_buf = [0u8; 1024];
+        let header_len = b64
+            .decode_slice(header_b64, &mut header_buf)
+            .map_err(|_| invalid("header is not base64url (or over 1 KiB)"))?;
+        let header_json = &header_buf[..header_len];
+        let header: JoseHeader<'_> = serde_json::from_slice(header_json)
             .map_err(|_| invalid("header is not a JSON object"))?;
         let alg = header
             .alg
@@ -288,12 +325,15 @@ impl ClerkVerifier {
         if header.crit.is_some() {
             return Err(invalid("crit header extensions are not supported"));
         }
-        let signature = b64
-            .decode(signature_b64)
-            .map_err(|_| invalid("signature is not base64url"))?;
+        // 1024 bytes: an 8192-bit RSA signature, the largest aws-lc verifies.
+        let mut signature_buf = [0u8; 1024];
+        let signature_len = b64
+            .decode_slice(signature_b64, &mut signature_buf)
+            .map_err(|_| invalid("signature is not base64url (or too long)"))?;
+        let signature = &signature_buf[..signature_len];
         let key = self.0.keys.key(kid).await?;
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-        key.verify(alg, signed, &signature)
+        key.verify(alg, signed, signature)
             .map_err(AuthRejection::new)?;
         let payload = b64
             .decode(payload_b64)
@@ -302,7 +342,12 @@ impl ClerkVerifier {
         let auth = ClerkAuth::from_payload(payload, Arc::from(token), &config.role_claims)?;
         self.check_times(&auth)?;
         self.check_parties(&auth)?;
-        if let Some(tokens) = &self.0.tokens {
+        if let Some(tokens) = self
+            .0
+            .tokens
+            .as_ref()
+            .filter(|_| self.0.doorkeeper.admit(token))
+        {
             let kid: Arc<str> = kid.into();
             let bytes =
                 (auth.retained_bytes() + kid.len() + std::mem::size_of::<CachedToken>()) as u64;
@@ -381,13 +426,10 @@ impl ClerkVerifier {
 /// the `__session` cookie. An empty bearer counts as no token.
 pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthRejection> {
     // Not visible ASCII, or another scheme: not ours, so the cookie is tried.
-    if let Some(Ok(value)) = headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
-        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
-            if rest.contains(char::is_whitespace) {
-                return Err(invalid("Authorization header is not `Bearer <token>`"));
-            }
-            return Ok(rest);
+    // Bytes, not chars: this runs over every token on every request.
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        if let Some(found) = bearer_token(value.as_bytes()) {
+            return found;
         }
     }
     for value in headers.get_all(header::COOKIE) {
@@ -401,6 +443,33 @@ pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthReject
         }
     }
     Err(AuthRejection::new(Reason::TokenMissing))
+}
+
+/// `Bearer <token>` in one pass over the header's bytes: `None` when the
+/// header is not ours (another scheme, not visible ASCII, or an empty
+/// bearer), an error when it is a bearer header of the wrong shape.
+fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> {
+    let scheme = bytes.get(..7)?;
+    if !scheme[..6].eq_ignore_ascii_case(b"bearer") || scheme[6] != b' ' {
+        return None;
+    }
+    let rest = &bytes[7..];
+    let mut spaced = false;
+    for byte in rest {
+        match byte {
+            b'!'..=b'~' => {}
+            b' ' | b'\t' => spaced = true,
+            _ => return None,
+        }
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    if spaced {
+        return Some(Err(invalid("Authorization header is not `Bearer <token>`")));
+    }
+    // Visible ASCII is UTF-8.
+    std::str::from_utf8(rest).ok().map(Ok)
 }
 
 static GLOBAL: OnceCell<Result<ClerkVerifier, ConfigError>> = OnceCell::new();

@@ -3,7 +3,9 @@
 //!
 //! A cache hit hands back the very `ClerkAuth` that was stored, so the
 //! address of its token tells a hit from a fresh verification (every
-//! `ClerkAuth` seen is kept alive, so an address is never reused).
+//! `ClerkAuth` seen is kept alive, so an address is never reused). A token
+//! enters the cache on its second verification (the first only marks it
+//! seen), so every check below verifies once before it starts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
 
@@ -49,9 +51,17 @@ async fn a_cached_token_survives_a_refresh_that_keeps_its_key_and_dies_with_its_
     .unwrap();
     let token = issuer.token().sign();
     let trigger = issuer.token().subject("user_trigger").sign();
+    let seen = verifier.verify(&token).await.unwrap();
     let first = verifier.verify(&token).await.unwrap();
+    assert!(
+        !same(&seen, &first),
+        "a token's first verification is not cached"
+    );
     let again = verifier.verify(&token).await.unwrap();
-    assert!(same(&first, &again), "a reused token is a cache hit");
+    assert!(
+        same(&first, &again),
+        "from the second on, a reused token is a cache hit"
+    );
 
     // A TTL refresh that serves the same key: the entry stays.
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
@@ -70,13 +80,16 @@ async fn a_cached_token_survives_a_refresh_that_keeps_its_key_and_dies_with_its_
     refresh_happens(&issuer, &verifier, &trigger, 3).await;
     let reason = verifier.verify(&token).await.unwrap_err().reason();
     assert_eq!(reason.code(), "jwk-kid-mismatch");
-    let keep = (first, again, after_refresh);
+    let keep = (seen, first, again, after_refresh);
     drop(keep);
 }
 
 async fn hits(verifier: &ClerkVerifier, tokens: &[String]) -> usize {
+    let mut marked = Vec::new();
     let mut seen = Vec::new();
     for token in tokens {
+        // The first verification marks the token seen; the second caches it.
+        marked.push(verifier.verify(token).await.unwrap());
         seen.push(verifier.verify(token).await.unwrap());
     }
     let mut hits = 0;
@@ -86,6 +99,7 @@ async fn hits(verifier: &ClerkVerifier, tokens: &[String]) -> usize {
         hits += usize::from(same(first, &second));
         again.push(second);
     }
+    drop(marked);
     hits
 }
 
@@ -110,4 +124,16 @@ async fn the_cache_holds_what_its_byte_budget_allows() {
     assert_eq!(large, tokens.len());
     // 0 turns the cache off.
     assert_eq!(hits(&with_budget(0), &tokens[..10]).await, 0);
+}
+
+#[tokio::test]
+async fn tokens_seen_once_are_not_cached() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = ClerkVerifier::new(issuer.config().build().unwrap()).unwrap();
+    let token = issuer.token().sign();
+    let once = verifier.verify(&token).await.unwrap();
+    let twice = verifier.verify(&token).await.unwrap();
+    let thrice = verifier.verify(&token).await.unwrap();
+    assert!(!same(&once, &twice));
+    assert!(same(&twice, &thrice));
 }

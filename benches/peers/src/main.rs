@@ -104,7 +104,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let memory_only = std::env::var("MEMORY_ONLY").is_ok_and(|v| v == "1");
     let issuer = TestIssuer::start().await?;
 
-    let verifier = ClerkVerifier::new(issuer.config().build()?)?;
+    let cache_bytes: usize = std::env::var("CACHE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(clerk_guard::DEFAULT_TOKEN_CACHE_BYTES);
+    let verifier = ClerkVerifier::new(issuer.config().token_cache_bytes(cache_bytes).build()?)?;
     let app = axum::Router::new()
         .route("/", axum::routing::get(guarded))
         .layer(axum::Extension(verifier));
