@@ -2,20 +2,27 @@
 //!
 //! With Clerk settings in the environment (`CLERK_PUBLISHABLE_KEY`, …) it
 //! verifies your instance's session tokens. Without them it starts a local
-//! issuer and prints `curl` commands with tokens for every route.
+//! issuer and prints `curl` commands with tokens for every route. Its OpenAPI
+//! spec is at `/openapi.json` and a Scalar page at `/docs`: each
+//! `#[clerk_protected]` above `#[utoipa::path]` documents its own security.
 
 use axum::routing::get;
 use axum::{Json, Router};
+use clerk_guard::openapi::ClerkSecurity;
 use clerk_guard::{clerk_protected, ClerkAuth};
 use clerk_guard_examples::{configure, init_tracing, serve};
 use serde_json::{json, Value};
+use utoipa::OpenApi;
+use utoipa_scalar::{Scalar, Servable};
 
+#[utoipa::path(get, path = "/public", responses((status = 200, description = "Public text")))]
 async fn public() -> &'static str {
     "anyone can read this\n"
 }
 
 /// Any signed-in user.
 #[clerk_protected]
+#[utoipa::path(get, path = "/me", responses((status = 200, description = "The caller's identity")))]
 async fn me(auth: ClerkAuth) -> Json<Value> {
     Json(json!({
         "sub": auth.user_id(),
@@ -28,30 +35,35 @@ async fn me(auth: ClerkAuth) -> Json<Value> {
 
 /// Signed in or not: anonymous callers get `null`.
 #[clerk_protected(optional)]
+#[utoipa::path(get, path = "/maybe", responses((status = 200, description = "The caller, or null")))]
 async fn maybe(auth: Option<ClerkAuth>) -> Json<Value> {
     Json(json!({ "sub": auth.as_ref().map(|a| a.user_id()) }))
 }
 
 /// Users with the application role `admin`.
 #[clerk_protected(roles = "admin")]
+#[utoipa::path(get, path = "/admin", responses((status = 200, description = "Admins only")))]
 async fn admin(auth: ClerkAuth) -> Json<Value> {
     Json(json!({ "admin": auth.user_id() }))
 }
 
 /// Members of the active organization allowed to manage billing.
 #[clerk_protected(permissions = "org:billing:manage")]
+#[utoipa::path(get, path = "/billing", responses((status = 200, description = "Billing managers")))]
 async fn billing(auth: ClerkAuth) -> Json<Value> {
     Json(json!({ "billing_for": auth.org().map(|org| org.id()) }))
 }
 
 /// Sessions on the `pro` billing plan (`pla`).
 #[clerk_protected(plan = "pro")]
+#[utoipa::path(get, path = "/pro", responses((status = 200, description = "Pro plan")))]
 async fn pro(auth: ClerkAuth) -> Json<Value> {
     Json(json!({ "pro": auth.user_id() }))
 }
 
 /// Sessions with the billing feature `reports` (`fea`), user or org scoped.
 #[clerk_protected(feature = "reports")]
+#[utoipa::path(get, path = "/reports", responses((status = 200, description = "Reports feature")))]
 async fn reports(auth: ClerkAuth) -> Json<Value> {
     Json(json!({ "reports_for": auth.user_id() }))
 }
@@ -60,8 +72,23 @@ async fn reports(auth: ClerkAuth) -> Json<Value> {
 /// (Clerk's `strict`); otherwise Clerk's reverification body, which Clerk's
 /// frontend `useReverification()` answers by prompting and retrying.
 #[clerk_protected(reverification = "strict")]
+#[utoipa::path(get, path = "/danger", responses((status = 200, description = "Confirmed by a recent second factor")))]
 async fn danger(auth: ClerkAuth) -> Json<Value> {
     Json(json!({ "confirmed": auth.user_id() }))
+}
+
+/// The quickstart's OpenAPI document, with Clerk's security on every
+/// protected route.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "clerk-guard quickstart"),
+    paths(public, me, maybe, admin, billing, pro, reports, danger),
+    modifiers(&ClerkSecurity)
+)]
+struct ApiDoc;
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
 }
 
 #[tokio::main]
@@ -76,7 +103,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/billing", get(billing))
         .route("/pro", get(pro))
         .route("/reports", get(reports))
-        .route("/danger", get(danger));
+        .route("/danger", get(danger))
+        .route("/openapi.json", get(openapi_json))
+        .merge(Scalar::with_url("/docs", ApiDoc::openapi()));
 
     if let Some(issuer) = &issuer {
         let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
@@ -117,8 +146,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "(JWKS {}) and are valid for one hour. Paste any line:\n",
             issuer.jwks_url()
         );
-        println!("# no token: /public 200, /maybe 200 {{\"sub\":null}}, /me 401 token-missing");
-        for route in ["public", "maybe", "me"] {
+        println!(
+            "# no token: /public 200, /maybe 200 {{\"sub\":null}}, /me 401 token-missing, \
+             /openapi.json 200 (the spec), /docs 200 (open it in a browser)"
+        );
+        for route in ["public", "maybe", "me", "openapi.json", "docs"] {
             println!("curl -i {base}/{route}");
         }
         for (who, token, expect) in [

@@ -121,6 +121,13 @@
 //!   entries (the type encoding's limit within rustc's default recursion
 //!   limit); permissions must have Clerk's form `org:<feature>:<permission>`.
 //!
+//! # OpenAPI
+//!
+//! With the `utoipa` feature, `#[clerk_protected]` above `#[utoipa::path]`
+//! writes the route's security into the path, and `openapi::ClerkSecurity`
+//! registers Clerk's bearer scheme and each protected route's 401/403/503
+//! responses.
+//!
 //! # Testing your app
 //!
 //! The `testing` feature brings `testing::TestIssuer`: a local issuer with
@@ -137,6 +144,8 @@ mod rejection;
 mod require;
 mod verify;
 
+#[cfg(feature = "utoipa")]
+pub mod openapi;
 #[cfg(feature = "testing")]
 pub mod testing;
 

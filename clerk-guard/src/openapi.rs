@@ -65,10 +65,11 @@ pub struct RejectionBody {
 /// rejections of every operation that requires it.
 ///
 /// ```
+/// use clerk_guard::openapi::ClerkSecurity;
 /// use utoipa::OpenApi;
 ///
 /// #[derive(OpenApi)]
-/// #[openapi(modifiers(&clerk_guard::openapi::ClerkSecurity))]
+/// #[openapi(modifiers(&ClerkSecurity))]
 /// struct ApiDoc;
 ///
 /// let spec = ApiDoc::openapi();
@@ -101,7 +102,11 @@ fn rejection(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Respo
         .into()
 }
 
-fn document(operation: &mut Operation, required: &SecurityRequirement, anonymous: &SecurityRequirement) {
+fn document(
+    operation: &mut Operation,
+    required: &SecurityRequirement,
+    anonymous: &SecurityRequirement,
+) {
     let Some(security) = &operation.security else {
         return;
     };
@@ -117,7 +122,10 @@ fn document(operation: &mut Operation, required: &SecurityRequirement, anonymous
             .or_insert_with(|| rejection(description));
     };
     if !optional {
-        add("401", "No session token, or an invalid or expired one (`WWW-Authenticate: Bearer`).");
+        add(
+            "401",
+            "No session token, or an invalid or expired one (`WWW-Authenticate: Bearer`).",
+        );
         add(
             "403",
             "Signed in, but a requirement of the route is not met (role, permission, feature, \
@@ -136,7 +144,7 @@ impl Modify for ClerkSecurity {
         let components = openapi.components.get_or_insert_with(Default::default);
         components
             .security_schemes
-            .insert(SECURITY_SCHEME.to_owned(), Self::scheme());
+            .insert(SECURITY_SCHEME.to_owned(), Self::scheme().into());
         components
             .schemas
             .insert("ClerkRejection".to_owned(), RejectionBody::schema());

@@ -94,8 +94,8 @@ async fn every_printed_curl_line_answers_as_printed() {
     assert!(listening, "the quickstart did not print its address");
     assert_eq!(
         checks.len(),
-        21,
-        "3 anonymous lines, 4 routes for each of 3 users, 3 billing and step-up routes for each of 2 users"
+        23,
+        "5 anonymous lines, 4 routes for each of 3 users, 3 billing and step-up routes for each of 2 users"
     );
 
     let client = reqwest::Client::new();
