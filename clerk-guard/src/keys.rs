@@ -406,9 +406,51 @@ pub(crate) struct JwksCache {
     fetcher: JwksFetcher,
     state: ArcSwap<CacheState>,
     in_flight: Mutex<Option<(u64, SharedFetch)>>,
+    unknown: Mutex<UnknownKids>,
     fetch_ids: AtomicU64,
     ttl: Duration,
     cooldown: Duration,
+}
+
+/// Unknown kids seen while cooling down. A kid that comes back is not
+/// noise: it is most likely a rotated key whose tokens every client now
+/// sends (a flood of random kids never repeats). One such kid may start one
+/// extra fetch per cooldown, so fetches stay bounded (two per cooldown at
+/// most) while a rotation is picked up after its second request.
+#[derive(Debug, Default)]
+struct UnknownKids {
+    seen: HashMap<Box<str>, u8>,
+    last_extra: Option<Instant>,
+}
+
+impl UnknownKids {
+    /// Kids remembered at once: enough for a rotation, small for a flood.
+    const CAPACITY: usize = 256;
+
+    /// Records `kid`; whether it has come back and may fetch now.
+    fn repeated(&mut self, kid: &str, cooldown: Duration) -> bool {
+        if self.last_extra.is_some_and(|at| at.elapsed() < cooldown) {
+            return false;
+        }
+        let full = self.seen.len() >= Self::CAPACITY;
+        let count = match self.seen.get_mut(kid) {
+            Some(count) => {
+                *count = count.saturating_add(1);
+                *count
+            }
+            None if !full => {
+                self.seen.insert(kid.into(), 1);
+                1
+            }
+            None => return false,
+        };
+        if count < 2 {
+            return false;
+        }
+        self.last_extra = Some(Instant::now());
+        self.seen.clear();
+        true
+    }
 }
 
 /// What a caller should do about keys it does not have.
@@ -454,6 +496,7 @@ impl JwksCache {
             fetcher: JwksFetcher::new(settings)?,
             state: ArcSwap::from_pointee(CacheState::default()),
             in_flight: Mutex::new(None),
+            unknown: Mutex::new(UnknownKids::default()),
             fetch_ids: AtomicU64::new(0),
             ttl: settings.ttl,
             cooldown: settings.cooldown,
@@ -490,7 +533,7 @@ impl JwksCache {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }
-        let state = match self.fetch_or_wait() {
+        let state = match self.fetch_or_wait(kid) {
             Fetch::Wait(fetch) => fetch.await,
             Fetch::CoolingDown(state) => state,
         };
@@ -508,15 +551,21 @@ impl JwksCache {
         )
     }
 
-    /// Joins the running fetch, or starts one unless the cooldown forbids it.
-    fn fetch_or_wait(self: &Arc<Self>) -> Fetch {
+    /// Joins the running fetch, or starts one unless the cooldown forbids it
+    /// (a kid that keeps coming back while keys are good may start one extra
+    /// fetch per cooldown: see [`UnknownKids`]).
+    fn fetch_or_wait(self: &Arc<Self>, kid: &str) -> Fetch {
         let mut slot = lock(&self.in_flight);
         if let Some((_, fetch)) = slot.as_ref() {
             return Fetch::Wait(fetch.clone());
         }
         let state = self.state.load_full();
         if self.cooldown_left(&state).is_some() {
-            return Fetch::CoolingDown(state);
+            let healthy = state.keys.is_some() && state.last_error.is_none();
+            if !(healthy && lock(&self.unknown).repeated(kid, self.cooldown)) {
+                return Fetch::CoolingDown(state);
+            }
+            tracing::info!(%kid, "an unknown kid came back within the cooldown: fetching the JWKS once more");
         }
         Fetch::Wait(self.start_fetch(&mut slot, &state))
     }

@@ -638,3 +638,39 @@ async fn a_long_role_matches_exactly() {
         );
     }
 }
+
+// Found by the soak: a rotation picked up within the cooldown of an
+// unknown-kid flood.
+
+#[tokio::test]
+async fn a_rotated_key_is_picked_up_on_its_second_request_during_a_kid_flood() {
+    let app = TestApp::start_with(|c| c.unknown_kid_cooldown(Duration::from_secs(30))).await;
+    assert_eq!(
+        app.get("/me", Some(&app.issuer.token().sign()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.issuer.fetch_count(), 1);
+    // A flood of random kids within the cooldown: no fetch.
+    let statuses = flood_random_kids(&app, Duration::from_millis(300)).await;
+    assert!(statuses.iter().all(|s| *s == 401));
+    assert_eq!(app.issuer.fetch_count(), 1);
+    // The key rotates; its kid comes back on the next request, and that one fetches.
+    app.issuer.rotate("ins_rotated");
+    let token = app.issuer.token().subject("user_rotated").sign();
+    let first = app.get("/me", Some(&token)).await;
+    assert_eq!((first.status, first.reason()), (401, "jwk-kid-mismatch"));
+    assert_eq!(app.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(app.issuer.fetch_count(), 2);
+    // Still bounded: one extra fetch per cooldown, whatever comes back next.
+    for i in 0..20 {
+        let again = app
+            .issuer
+            .token()
+            .header("kid", format!("again-{}", i % 2))
+            .sign();
+        app.get("/me", Some(&again)).await;
+    }
+    assert_eq!(app.issuer.fetch_count(), 2);
+}
