@@ -5,6 +5,10 @@ local tokens = {}
 local next_token = 0
 local answered = 0
 local stop_after = tonumber(os.getenv("STOP_AFTER") or "0")
+-- REPEAT=n sends each token n times in a row (a token enters clerk-guard's
+-- cache on its second verification).
+local repeat_each = tonumber(os.getenv("REPEAT") or "1")
+local sent = 0
 
 function init(args)
   for line in io.lines(os.getenv("TOKENS_FILE")) do
@@ -13,7 +17,8 @@ function init(args)
 end
 
 function request()
-  next_token = next_token % #tokens + 1
+  if sent % repeat_each == 0 then next_token = next_token % #tokens + 1 end
+  sent = sent + 1
   return wrk.format("GET", "/", { ["Authorization"] = "Bearer " .. tokens[next_token] })
 end
 
