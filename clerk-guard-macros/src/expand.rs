@@ -114,8 +114,11 @@ fn requirement_type(requirements: &[Checked]) -> TokenStream {
                     }
                     Key::Feature => quote_spanned!(span=> ::clerk_guard::__private::AllFeatures<#list>),
                     Key::Plan => quote_spanned!(span=> ::clerk_guard::__private::AnyPlan<#list>),
-                    // Parsed into `Checked::Reverify`, never a string list.
-                    Key::Reverification => quote_spanned!(span=> ::clerk_guard::__private::SignedIn),
+                    // Parsed into `Checked::Reverify`, never a string list; if that
+                    // ever changes, fail the build rather than drop the requirement.
+                    Key::Reverification => quote_spanned!(span=>
+                        ::core::compile_error!("#[clerk_protected]: reverification was not expanded")
+                    ),
                 }
             }
             Checked::Reverify {
