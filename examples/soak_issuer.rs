@@ -15,35 +15,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
-use clerk_guard::testing::{JwksMode, TestIssuer, TestKey};
+use clerk_guard::testing::{mint_parallel as mint, JwksMode, TestIssuer, TestKey};
 
 struct Soak {
     issuer: TestIssuer,
     next: Arc<TestKey>,
-}
-
-fn mint(count: usize, make: impl Fn(usize) -> String + Sync) -> Vec<String> {
-    // RSA signing is the slow part: use every core.
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let make = &make;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    (t..count)
-                        .step_by(threads)
-                        .map(|i| (i, make(i)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, String)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, t)| t).collect()
-    })
 }
 
 #[tokio::main]

@@ -563,6 +563,40 @@ pub fn usable_jwks_kids(body: &[u8]) -> Result<Vec<String>, crate::Reason> {
     crate::keys::KeySet::from_jwks(body).map(|set| set.kids())
 }
 
+/// Mints `count` tokens with `make(i)` on every core (RSA signing is the
+/// slow part of a large pool), in order: for load, soak and memory runs.
+///
+/// ```no_run
+/// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+/// let tokens = clerk_guard::testing::mint_parallel(10_000, |i| {
+///     issuer.token().subject(&format!("user_{i}")).expires_in(3600).sign()
+/// });
+/// assert_eq!(tokens.len(), 10_000);
+/// # }
+/// ```
+pub fn mint_parallel(count: usize, make: impl Fn(usize) -> String + Sync) -> Vec<String> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let make = &make;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..count)
+                        .step_by(threads)
+                        .map(|i| (i, make(i)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, String)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, token)| token).collect()
+    })
+}
+
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
     fields
         .into_iter()

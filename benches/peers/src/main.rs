@@ -66,41 +66,30 @@ async fn listen(port: u16) -> std::io::Result<tokio::net::TcpListener> {
 }
 
 fn mint(issuer: &TestIssuer, count: usize, pad: usize) -> Vec<String> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let padding = "x".repeat(pad);
-    let padding = &padding;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    (t..count)
-                        .step_by(threads)
-                        .map(|i| {
-                            let mut token = issuer
-                                .token()
-                                .subject(&format!("user_{i}"))
-                                .expires_in(3600);
-                            if !padding.is_empty() {
-                                token = token.claim("padding", padding.as_str());
-                            }
-                            token.sign()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    clerk_guard::testing::mint_parallel(count, |i| {
+        let mut token = issuer
+            .token()
+            .subject(&format!("user_{i}"))
+            .expires_in(3600);
+        if !padding.is_empty() {
+            token = token.claim("padding", padding.as_str());
+        }
+        token.sign()
     })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()));
-    let count: usize = std::env::var("TOKENS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let pad: usize = std::env::var("PAD").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let count: usize = std::env::var("TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let pad: usize = std::env::var("PAD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let memory_only = std::env::var("MEMORY_ONLY").is_ok_and(|v| v == "1");
     let issuer = TestIssuer::start().await?;
 
@@ -139,7 +128,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(async move { axum07::serve(listener, app).await });
 
         let clerk = clerk_rs::Clerk::new(
-            clerk_rs::ClerkConfiguration::new("sk_test_bench").with_base_path(format!("{}/v1", issuer.issuer())),
+            clerk_rs::ClerkConfiguration::new("sk_test_bench")
+                .with_base_path(format!("{}/v1", issuer.issuer())),
         );
         let app = axum::Router::new()
             .route("/", axum::routing::get(plain))
