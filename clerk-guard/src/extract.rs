@@ -25,7 +25,7 @@ pub(crate) enum AuthOutcome {
 /// (kept in the request extensions). An outcome answers only for its own
 /// verifier: an extractor or layer with another verifier verifies again, so
 /// one Clerk instance's token never passes for another's.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct AuthOutcomes(Vec<(VerifierId, AuthOutcome)>);
 
 /// Left by a [`ClerkLayer`](crate::ClerkLayer) that had no verifier of its
@@ -108,12 +108,14 @@ pub(crate) async fn outcome_with(
             parts.extensions.remove::<ClerkAuth>();
         }
     }
-    let mut outcomes = parts
-        .extensions
-        .remove::<AuthOutcomes>()
-        .unwrap_or_default();
-    outcomes.0.push((id, outcome.clone()));
-    parts.extensions.insert(outcomes);
+    match parts.extensions.get_mut::<AuthOutcomes>() {
+        Some(outcomes) => outcomes.0.push((id, outcome.clone())),
+        None => {
+            parts
+                .extensions
+                .insert(AuthOutcomes(vec![(id, outcome.clone())]));
+        }
+    }
     Ok(outcome)
 }
 
