@@ -632,6 +632,7 @@ pub struct TokenBuilder {
     org: Option<(String, String, String)>,
     permissions: Vec<String>,
     features: Vec<String>,
+    raw_payload: Option<String>,
 }
 
 impl TokenBuilder {
@@ -662,6 +663,7 @@ impl TokenBuilder {
             org: None,
             permissions: Vec::new(),
             features: Vec::new(),
+            raw_payload: None,
         }
     }
 
@@ -891,6 +893,18 @@ impl TokenBuilder {
         self.header.remove(name);
         self
     }
+    /// Signs this exact payload text instead of the builder's claims (for
+    /// payloads no JSON map can hold, like a claim given twice).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.token().raw_payload(r#"{"sub":"user_a","sub":"user_b","exp":9999999999}"#).sign();
+    /// # }
+    /// ```
+    pub fn raw_payload(mut self, json: impl Into<String>) -> Self {
+        self.raw_payload = Some(json.into());
+        self
+    }
     /// Signs with `alg` and labels the header with it.
     ///
     /// ```no_run
@@ -996,7 +1010,10 @@ impl TokenBuilder {
         }
         self.org_claims(&mut claims);
         let header = B64URL.encode(Value::Object(self.header.clone()).to_string());
-        let payload = B64URL.encode(Value::Object(claims).to_string());
+        let payload = match &self.raw_payload {
+            Some(raw) => B64URL.encode(raw),
+            None => B64URL.encode(Value::Object(claims).to_string()),
+        };
         let message = format!("{header}.{payload}");
         let signature = B64URL.encode(self.key.sign(&self.alg, message.as_bytes()));
         format!("{message}.{signature}")

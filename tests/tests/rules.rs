@@ -669,3 +669,37 @@ async fn every_single_character_change_is_a_401_never_a_200_or_500() {
     }
     assert!(checked > 200, "{checked}");
 }
+
+#[tokio::test]
+async fn a_header_over_one_kibibyte_is_refused() {
+    let app = TestApp::start().await;
+    // Decoded on the stack: a header past 1 KiB is not a Clerk token.
+    let big = app.issuer.token().header("x-pad", "x".repeat(1100)).sign();
+    assert_401(&app.get("/me", Some(&big)).await, "token-invalid");
+    let normal = app.issuer.token().header("x-pad", "x".repeat(200)).sign();
+    assert_eq!(app.get("/me", Some(&normal)).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_claim_given_twice_is_invalid() {
+    let app = TestApp::start().await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    let iss = app.issuer.issuer();
+    let payload = |body: &str| format!(r#"{{{body},"exp":{exp},"iss":"{iss}"}}"#);
+    let twice = app
+        .issuer
+        .token()
+        .raw_payload(payload(r#""sub":"user_a","sub":"user_admin""#))
+        .sign();
+    assert_401(&app.get("/me", Some(&twice)).await, "token-invalid");
+    let once = app
+        .issuer
+        .token()
+        .raw_payload(payload(r#""sub":"user_a""#))
+        .sign();
+    assert_eq!(app.get("/me", Some(&once)).await.status, 200);
+}
