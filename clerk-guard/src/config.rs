@@ -134,6 +134,25 @@ pub struct ClerkConfig {
     pub(crate) jwks_headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) token_cache_bytes: usize,
     pub(crate) rejection: Option<RejectionRenderer>,
+    pub(crate) backend_api: Option<BackendApi>,
+    pub(crate) machine: MachineSettings,
+}
+
+/// Clerk's Backend API, for what only it can answer (opaque machine tokens).
+#[derive(Clone)]
+pub(crate) struct BackendApi {
+    /// The base URL, e.g. `https://api.clerk.com` (no trailing slash).
+    pub(crate) base: reqwest::Url,
+    pub(crate) secret_key: String,
+}
+
+/// How opaque machine tokens are looked up and remembered.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MachineSettings {
+    pub(crate) cache_ttl: Duration,
+    pub(crate) not_found_ttl: Duration,
+    pub(crate) lookups_per_second: u32,
+    pub(crate) cache_entries: usize,
 }
 
 impl fmt::Debug for ClerkConfig {
@@ -154,6 +173,11 @@ impl fmt::Debug for ClerkConfig {
             .field("jwks_headers", &self.jwks_headers.len())
             .field("token_cache_bytes", &self.token_cache_bytes)
             .field("custom_rejection", &self.rejection.is_some())
+            .field(
+                "backend_api",
+                &self.backend_api.as_ref().map(|api| api.base.as_str()),
+            )
+            .field("machine", &self.machine)
             .finish()
     }
 }
@@ -174,9 +198,10 @@ impl ClerkConfig {
     /// Key source, first match wins: `CLERK_JWT_KEY` (PEM public key,
     /// networkless), `CLERK_JWKS_URL`, `CLERK_PUBLISHABLE_KEY` (JWKS and
     /// issuer derived from the Frontend API host), `CLERK_SECRET_KEY` (Backend
-    /// API `/v1/jwks`, base `CLERK_API_URL`). Then `CLERK_ISSUER` (exact
-    /// issuer) and `CLERK_AUTHORIZED_PARTIES` (comma-separated). Empty values
-    /// count as unset.
+    /// API `/v1/jwks`, base `CLERK_API_URL`). `CLERK_SECRET_KEY` is also read
+    /// beside another key source: it authorises the Backend API lookups of
+    /// opaque machine tokens. Then `CLERK_ISSUER` (exact issuer) and
+    /// `CLERK_AUTHORIZED_PARTIES` (comma-separated). Empty values count as unset.
     ///
     /// ```no_run
     /// let config = clerk_guard::ClerkConfig::from_env()?;
@@ -218,11 +243,14 @@ impl ClerkConfig {
             builder = builder.jwks_url(url);
         } else if let Some(pk) = var("CLERK_PUBLISHABLE_KEY") {
             builder = builder.publishable_key(pk);
-        } else if let Some(sk) = var("CLERK_SECRET_KEY") {
+        }
+        // Also the Backend API's key when another key source is set: opaque
+        // machine tokens are verified there.
+        if let Some(sk) = var("CLERK_SECRET_KEY") {
             builder = builder.secret_key(sk);
-            if let Some(api) = var("CLERK_API_URL") {
-                builder = builder.api_url(api);
-            }
+        }
+        if let Some(api) = var("CLERK_API_URL") {
+            builder = builder.api_url(api);
         }
         if let Some(issuer) = var("CLERK_ISSUER") {
             builder = builder.issuer(issuer);
@@ -289,6 +317,31 @@ impl ClerkConfig {
         }
     }
 
+    /// Whether a secret key is configured, so opaque machine tokens (`mt_`,
+    /// `oat_`, `ak_`) can be verified through the Backend API.
+    ///
+    /// ```
+    /// # let config = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build().unwrap();
+    /// assert!(!config.verifies_opaque_tokens());
+    /// ```
+    pub fn verifies_opaque_tokens(&self) -> bool {
+        self.backend_api.is_some()
+    }
+
+    /// The client settings of a fetch from `url`: the same timeouts and size
+    /// cap for the JWKS and the Backend API.
+    pub(crate) fn fetch_settings(&self, url: reqwest::Url, headers: axum::http::HeaderMap) -> JwksSettings {
+        JwksSettings {
+            url,
+            headers,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_bytes: self.max_jwks_bytes,
+            ttl: self.jwks_ttl,
+            cooldown: self.unknown_kid_cooldown,
+        }
+    }
+
     /// How the JWKS cache fetches, when keys come from the network: the
     /// secret key (Backend API) and custom headers go only to this URL's origin.
     pub(crate) fn jwks_settings(&self) -> Result<Option<JwksSettings>, ConfigError> {
@@ -307,15 +360,7 @@ impl ClerkConfig {
         for (name, value) in &self.jwks_headers {
             headers.insert(name.clone(), value.clone());
         }
-        Ok(Some(JwksSettings {
-            url: url.clone(),
-            headers,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            max_bytes: self.max_jwks_bytes,
-            ttl: self.jwks_ttl,
-            cooldown: self.unknown_kid_cooldown,
-        }))
+        Ok(Some(self.fetch_settings(url.clone(), headers)))
     }
 }
 
@@ -382,13 +427,14 @@ pub struct ClerkConfigBuilder {
     jwks_headers: Vec<(String, String)>,
     token_cache_bytes: usize,
     rejection: Option<RejectionRenderer>,
+    secret_key: Option<String>,
+    machine: MachineSettings,
 }
 
 #[derive(Clone)]
 enum SourceSetting {
     JwksUrl(String),
     PublishableKey(String),
-    SecretKey(String),
     Pem(String),
 }
 
@@ -411,6 +457,13 @@ impl Default for ClerkConfigBuilder {
             jwks_headers: Vec::new(),
             token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
             rejection: None,
+            secret_key: None,
+            machine: MachineSettings {
+                cache_ttl: Duration::from_secs(10),
+                not_found_ttl: Duration::from_secs(10),
+                lookups_per_second: 50,
+                cache_entries: 10_000,
+            },
         }
     }
 }
@@ -452,15 +505,19 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// Keys from the Backend API's `/v1/jwks`, authorised with the secret key
-    /// as Bearer (`CLERK_SECRET_KEY`).
+    /// The instance's secret key (`CLERK_SECRET_KEY`), sent as Bearer to the
+    /// Backend API. It verifies opaque machine tokens (`mt_`, `oat_`, `ak_`),
+    /// and, when no other key source is set, keys come from the Backend API's
+    /// `/v1/jwks` with it.
     ///
     /// ```
-    /// let b = clerk_guard::ClerkConfig::builder().secret_key("sk_test_123");
-    /// # b.build().unwrap();
+    /// let config = clerk_guard::ClerkConfig::builder().secret_key("sk_test_123").build()?;
+    /// assert_eq!(config.jwks_url(), Some("https://api.clerk.com/v1/jwks"));
+    /// assert!(config.verifies_opaque_tokens());
+    /// # Ok::<(), clerk_guard::ConfigError>(())
     /// ```
     pub fn secret_key(mut self, key: impl Into<String>) -> Self {
-        self.source = Some(SourceSetting::SecretKey(key.into()));
+        self.secret_key = Some(key.into());
         self
     }
 
@@ -688,6 +745,63 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// How long a Backend API answer that an opaque machine token is valid
+    /// is reused, capped by the token's own expiry; revoked and expired
+    /// answers are never kept. Default 10 s; zero asks the Backend API on
+    /// every request (a revocation is then seen at once).
+    ///
+    /// ```
+    /// # let b = clerk_guard::ClerkConfig::builder().secret_key("sk_test_x");
+    /// let config = b.machine_cache_ttl(std::time::Duration::from_secs(30)).build()?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn machine_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.machine.cache_ttl = ttl;
+        self
+    }
+
+    /// How long a Backend API "not found" for an opaque token is remembered,
+    /// so a client retrying a bad token costs one call. Default 10 s; zero
+    /// turns it off.
+    ///
+    /// ```
+    /// # let b = clerk_guard::ClerkConfig::builder().secret_key("sk_test_x");
+    /// let config = b.machine_not_found_ttl(std::time::Duration::from_secs(60)).build()?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn machine_not_found_ttl(mut self, ttl: Duration) -> Self {
+        self.machine.not_found_ttl = ttl;
+        self
+    }
+
+    /// The most Backend API lookups started per second for opaque tokens
+    /// not in either cache. Past it, requests are answered 503 with
+    /// `Retry-After`, so a flood of made-up tokens never becomes a flood of
+    /// Backend API calls. Default 50; must be above zero.
+    ///
+    /// ```
+    /// # let b = clerk_guard::ClerkConfig::builder().secret_key("sk_test_x");
+    /// let config = b.machine_lookups_per_second(200).build()?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn machine_lookups_per_second(mut self, lookups: u32) -> Self {
+        self.machine.lookups_per_second = lookups;
+        self
+    }
+
+    /// How many opaque-token answers (valid and "not found" each) are kept.
+    /// Default 10,000; zero keeps none.
+    ///
+    /// ```
+    /// # let b = clerk_guard::ClerkConfig::builder().secret_key("sk_test_x");
+    /// let config = b.machine_cache_entries(1_000).build()?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn machine_cache_entries(mut self, entries: usize) -> Self {
+        self.machine.cache_entries = entries;
+        self
+    }
+
     /// Validates every setting and returns the configuration.
     ///
     /// ```
@@ -696,8 +810,30 @@ impl ClerkConfigBuilder {
     /// ```
     pub fn build(self) -> Result<ClerkConfig, ConfigError> {
         let mut issuer = self.issuer.clone();
+        let backend_api = match &self.secret_key {
+            None => None,
+            Some(secret_key) => {
+                if !(secret_key.starts_with("sk_test_") || secret_key.starts_with("sk_live_")) {
+                    return Err(ConfigError::invalid(
+                        "CLERK_SECRET_KEY",
+                        "expected a key starting with sk_test_ or sk_live_",
+                    ));
+                }
+                let base = self.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
+                Some(BackendApi {
+                    base: parse_url("CLERK_API_URL", base.trim_end_matches('/'))?,
+                    secret_key: secret_key.clone(),
+                })
+            }
+        };
         let key_source = match self.source.clone() {
-            None => return Err(ConfigError::MissingKeySource),
+            None => match &backend_api {
+                None => return Err(ConfigError::MissingKeySource),
+                Some(api) => KeySource::BackendApi {
+                    url: parse_url("CLERK_API_URL", &format!("{}/v1/jwks", api.base.as_str().trim_end_matches('/')))?,
+                    secret_key: api.secret_key.clone(),
+                },
+            },
             Some(SourceSetting::JwksUrl(url)) => KeySource::Jwks {
                 url: parse_url("CLERK_JWKS_URL", &url)?,
             },
@@ -709,20 +845,6 @@ impl ClerkConfigBuilder {
                         "CLERK_PUBLISHABLE_KEY",
                         &format!("https://{host}/.well-known/jwks.json"),
                     )?,
-                }
-            }
-            Some(SourceSetting::SecretKey(secret_key)) => {
-                if !(secret_key.starts_with("sk_test_") || secret_key.starts_with("sk_live_")) {
-                    return Err(ConfigError::invalid(
-                        "CLERK_SECRET_KEY",
-                        "expected a key starting with sk_test_ or sk_live_",
-                    ));
-                }
-                let base = self.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
-                let url = format!("{}/v1/jwks", base.trim_end_matches('/'));
-                KeySource::BackendApi {
-                    url: parse_url("CLERK_API_URL", &url)?,
-                    secret_key,
                 }
             }
             Some(SourceSetting::Pem(pem)) => KeySource::Pem(Arc::new(
@@ -771,6 +893,12 @@ impl ClerkConfigBuilder {
         check_nonzero("connect_timeout", self.connect_timeout)?;
         check_nonzero("request_timeout", self.request_timeout)?;
         check_parties("authorized_parties", &self.authorized_parties)?;
+        if self.machine.lookups_per_second == 0 {
+            return Err(ConfigError::invalid(
+                "machine_lookups_per_second",
+                "must be above zero",
+            ));
+        }
         Ok(ClerkConfig {
             key_source,
             issuer,
@@ -787,6 +915,8 @@ impl ClerkConfigBuilder {
             jwks_headers,
             token_cache_bytes: self.token_cache_bytes,
             rejection: self.rejection,
+            backend_api,
+            machine: self.machine,
         })
     }
 }

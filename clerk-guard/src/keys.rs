@@ -49,6 +49,8 @@ pub(crate) struct VerificationKey {
     bits: usize,
     /// The algorithm the JWK states, if any: tokens of another `alg` are refused.
     alg: Option<RsaAlgorithm>,
+    /// The `kid` the key set publishes it under (`None` for a PEM key).
+    kid: Option<Arc<str>>,
     /// Modulus and exponent, big-endian without leading zeros: what makes two
     /// keys of different key sets the same key.
     n: Box<[u8]>,
@@ -90,6 +92,7 @@ impl VerificationKey {
         Ok(Self {
             bits,
             alg: None,
+            kid: None,
             n: n.into(),
             e: e.into(),
             rs256: parse(&RSA_PKCS1_2048_8192_SHA256)?,
@@ -126,6 +129,11 @@ impl VerificationKey {
             key.modulus().big_endian_without_leading_zero(),
             key.exponent().big_endian_without_leading_zero(),
         )
+    }
+
+    /// The `kid` the key set publishes this key under (`None` for a PEM key).
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
     }
 
     /// The modulus size in bits.
@@ -239,6 +247,7 @@ impl KeySet {
             ) {
                 (Ok(n), Ok(e)) => VerificationKey::from_components(&n, &e).map(|mut key| {
                     key.alg = alg.flatten();
+                    key.kid = Some(kid.as_str().into());
                     key
                 }),
                 _ => Err("n or e is not base64url".to_string()),
@@ -303,27 +312,68 @@ fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
+/// The HTTP client every fetch uses (JWKS and Backend API alike): the
+/// settings' timeouts, redirects only within `settings.url`'s origin.
+pub(crate) fn http_client(settings: &JwksSettings) -> Result<reqwest::Client, String> {
+    let origin = settings.url.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > 3 {
+            attempt.error("too many redirects")
+        } else if same_origin(attempt.url(), &origin) {
+            attempt.follow()
+        } else {
+            attempt.error("redirect to another origin refused")
+        }
+    });
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .redirect(redirects)
+        .user_agent(concat!("clerk-guard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// A response body of at most `max_bytes`; `None` (logged) past the cap or
+/// when the body cannot be read.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+    url: &reqwest::Url,
+) -> Option<Vec<u8>> {
+    let too_big = || {
+        tracing::warn!(%url, cap = max_bytes, "response exceeds the size cap");
+    };
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_bytes as u64)
+    {
+        too_big();
+        return None;
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > max_bytes {
+                    too_big();
+                    return None;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Some(body),
+            Err(e) => {
+                tracing::warn!(%url, error = %e, "response body could not be read");
+                return None;
+            }
+        }
+    }
+}
+
 impl JwksFetcher {
     fn new(settings: &JwksSettings) -> Result<Self, String> {
-        let origin = settings.url.clone();
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > 3 {
-                attempt.error("too many redirects")
-            } else if same_origin(attempt.url(), &origin) {
-                attempt.follow()
-            } else {
-                attempt.error("redirect to another origin refused")
-            }
-        });
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .redirect(redirects)
-            .user_agent(concat!("clerk-guard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Self {
-            client,
+            client: http_client(settings)?,
             url: settings.url.clone(),
             headers: settings.headers.clone(),
             max_bytes: settings.max_bytes,
@@ -347,7 +397,9 @@ impl JwksFetcher {
             tracing::warn!(url = %self.url, %status, "JWKS fetch answered with an error status");
             return Err(Reason::JwkRemoteFailedToLoad);
         }
-        let body = self.read_capped(response).await?;
+        let body = read_capped(response, self.max_bytes, &self.url)
+            .await
+            .ok_or(Reason::JwkRemoteFailedToLoad)?;
         let keys = KeySet::from_jwks(&body)?;
         tracing::info!(
             url = %self.url,
@@ -356,35 +408,6 @@ impl JwksFetcher {
             "JWKS fetched"
         );
         Ok(keys)
-    }
-
-    async fn read_capped(&self, mut response: reqwest::Response) -> Result<Vec<u8>, Reason> {
-        let too_big = || {
-            tracing::warn!(url = %self.url, cap = self.max_bytes, "JWKS response exceeds the size cap");
-            Reason::JwkRemoteFailedToLoad
-        };
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_bytes as u64)
-        {
-            return Err(too_big());
-        }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.max_bytes {
-                        return Err(too_big());
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => return Ok(body),
-                Err(e) => {
-                    tracing::warn!(url = %self.url, error = %e, "JWKS body could not be read");
-                    return Err(Reason::JwkRemoteFailedToLoad);
-                }
-            }
-        }
     }
 }
 

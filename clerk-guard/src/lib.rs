@@ -140,6 +140,7 @@ mod config;
 mod extract;
 mod keys;
 mod layer;
+mod machine;
 mod rejection;
 mod require;
 mod verify;
@@ -157,6 +158,7 @@ pub use config::{
 };
 pub use extract::{Guard, OptionalGuard};
 pub use layer::{ClerkLayer, ClerkService};
+pub use machine::{Accepts, MachineAuth, Principal, TokenFormat, TokenKind};
 pub use rejection::{AuthRejection, Reason, RejectionRenderer};
 pub use require::{
     Requirement, Reverify, ReverifyLax, ReverifyModerate, ReverifyStrict, ReverifyStrictMfa,

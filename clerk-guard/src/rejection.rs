@@ -45,7 +45,9 @@ pub enum Reason {
     TokenInvalidAudience,
     /// `azp` is missing or not one of the configured authorized parties.
     TokenInvalidAuthorizedParties,
-    /// The token is a machine token (`sub` starts with `mch_`), not a session token.
+    /// The token is of a kind the route does not accept: a machine token (M2M,
+    /// OAuth, API key) on a session route, or a session token on a
+    /// machine-only route.
     TokenTypeMismatch,
     /// The session is pending (`sts == "pending"`) and the app does not accept pending sessions.
     SessionPending,
@@ -65,8 +67,14 @@ pub enum Reason {
     /// (`fva`) is too old for the route. Answered with Clerk's own body, so
     /// Clerk's frontend `useReverification()` prompts and retries.
     ReverificationRequired,
+    /// The machine token lacks one of the scopes the route requires.
+    MissingScope,
     /// The JWKS could not be fetched and no keys are cached.
     JwkRemoteFailedToLoad,
+    /// An opaque machine token could not be checked: the Backend API could
+    /// not be reached or answered with an error, or the per-second cap on
+    /// lookups of new tokens was reached (with `Retry-After`).
+    BackendApiUnavailable,
     /// The JWKS was fetched but holds no usable key (RSA, 2048 bits or more).
     JwkRemoteMissing,
     /// The verifier's configuration is missing or malformed (see the logs).
@@ -100,6 +108,8 @@ impl Reason {
             Reason::MissingFeature => "missing-feature",
             Reason::MissingPlan => "missing-plan",
             Reason::ReverificationRequired => "reverification-error",
+            Reason::MissingScope => "missing-scope",
+            Reason::BackendApiUnavailable => "backend-api-unavailable",
             Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
             Reason::JwkRemoteMissing => "jwk-remote-missing",
             Reason::ConfigurationInvalid => "configuration-invalid",
@@ -119,9 +129,11 @@ impl Reason {
             | Reason::MissingPermission
             | Reason::MissingFeature
             | Reason::MissingPlan
-            | Reason::ReverificationRequired => StatusCode::FORBIDDEN,
+            | Reason::ReverificationRequired
+            | Reason::MissingScope => StatusCode::FORBIDDEN,
             Reason::JwkRemoteFailedToLoad
             | Reason::JwkRemoteMissing
+            | Reason::BackendApiUnavailable
             | Reason::ConfigurationInvalid => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -141,9 +153,11 @@ impl Reason {
             | Reason::MissingPermission
             | Reason::MissingFeature
             | Reason::MissingPlan
-            | Reason::ReverificationRequired => "insufficient_scope",
+            | Reason::ReverificationRequired
+            | Reason::MissingScope => "insufficient_scope",
             Reason::JwkRemoteFailedToLoad
             | Reason::JwkRemoteMissing
+            | Reason::BackendApiUnavailable
             | Reason::ConfigurationInvalid => "temporarily_unavailable",
             _ => "invalid_token",
         }

@@ -13,11 +13,66 @@ use serde::Deserialize;
 use crate::claims::ClerkAuth;
 use crate::config::{ClerkConfig, ConfigError, KeySource};
 use crate::keys::{JwksCache, RsaAlgorithm, VerificationKey};
+use crate::machine::{self, Accepts, Class, OpaqueVerifier, Principal, TokenKind};
 use crate::rejection::{AuthRejection, Reason};
 
 /// Clerk's session token category, and the category that asks verifiers to
 /// ignore it.
 const SESSION_CATEGORIES: [&str; 2] = ["cl_B7d4PD111AAA", "cl_I7d4PD111III"];
+
+/// Clerk's M2M token category.
+const M2M_CATEGORY: &str = "cl_B7d4PD333AAA";
+
+/// The `typ`s of an OAuth access token (RFC 9068).
+pub(crate) const OAUTH_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
+
+/// Which JWT a token is verified as: each has its own header rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwtKind {
+    Session,
+    M2m,
+    OAuth,
+}
+
+impl JwtKind {
+    /// `typ` and `cat` rules, as `@clerk/backend` applies them to this kind.
+    fn check_type(self, typ: Option<&str>, cat: Option<&str>) -> Result<(), AuthRejection> {
+        match self {
+            JwtKind::Session => {
+                if typ.is_some_and(|typ| OAUTH_TYPES.contains(&typ)) {
+                    return Err(AuthRejection::with_detail(
+                        Reason::TokenTypeMismatch,
+                        "typ is an OAuth access token's, not a session token's",
+                    ));
+                }
+                // Exactly `JWT`, as Clerk's verifier requires (`jwt` is refused there too).
+                if typ.is_some_and(|typ| typ != "JWT") {
+                    return Err(invalid("typ is not JWT"));
+                }
+                if cat.is_some_and(|cat| !SESSION_CATEGORIES.contains(&cat)) {
+                    return Err(AuthRejection::with_detail(
+                        Reason::TokenTypeMismatch,
+                        "cat is not a session token category",
+                    ));
+                }
+            }
+            JwtKind::M2m => {
+                if typ.is_some_and(|typ| typ != "JWT") {
+                    return Err(invalid("typ is not JWT"));
+                }
+                if cat.is_some_and(|cat| cat != M2M_CATEGORY) {
+                    return Err(invalid("cat is not the M2M token category"));
+                }
+            }
+            JwtKind::OAuth => {
+                if !typ.is_some_and(|typ| OAUTH_TYPES.contains(&typ)) {
+                    return Err(invalid("typ is not at+jwt or application/at+jwt"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Where a verifier's keys come from.
 #[derive(Debug)]
@@ -48,7 +103,6 @@ impl Keys {
 struct CachedToken {
     auth: ClerkAuth,
     key: Arc<VerificationKey>,
-    kid: Arc<str>,
     /// What the entry keeps alive, in bytes (its weight in the budget).
     bytes: u64,
 }
@@ -132,6 +186,8 @@ struct VerifierInner {
     keys: Keys,
     tokens: Option<TokenCache>,
     doorkeeper: Doorkeeper,
+    /// Opaque machine tokens, when a secret key is configured.
+    opaque: Option<Arc<OpaqueVerifier>>,
 }
 
 /// Identifies one verifier (and its clones) for the life of the process.
@@ -161,11 +217,11 @@ struct JoseHeader<'a> {
     crit: Option<serde::de::IgnoredAny>,
 }
 
-fn invalid(detail: &'static str) -> AuthRejection {
+pub(crate) fn invalid(detail: &'static str) -> AuthRejection {
     AuthRejection::with_detail(Reason::TokenInvalid, detail)
 }
 
-fn now_seconds() -> f64 {
+pub(crate) fn now_seconds() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -196,12 +252,22 @@ impl ClerkVerifier {
             (_, None) => return Err(ConfigError::MissingKeySource),
         };
         let tokens = (config.token_cache_bytes > 0).then(|| token_cache(config.token_cache_bytes));
+        let opaque = match &config.backend_api {
+            None => None,
+            Some(api) => Some(Arc::new(OpaqueVerifier::new(&config, api).map_err(
+                |problem| ConfigError::Invalid {
+                    setting: "CLERK_SECRET_KEY",
+                    problem,
+                },
+            )?)),
+        };
         Ok(Self(Arc::new(VerifierInner {
             id: VerifierId(NEXT_VERIFIER_ID.fetch_add(1, Ordering::Relaxed)),
             config,
             keys,
             tokens,
             doorkeeper: Doorkeeper::new(),
+            opaque,
         })))
     }
 
@@ -253,6 +319,104 @@ impl ClerkVerifier {
             .map_err(|r| self.rejection(r))
     }
 
+    /// Finds and verifies the request's token as any kind `accepts` allows,
+    /// as `@clerk/backend`'s `authenticateRequest` with `acceptsToken` does.
+    ///
+    /// Machine tokens are read from the `Authorization` header only; without
+    /// one, a route that accepts sessions reads the `__session` cookie. A
+    /// token of a kind the route does not accept is 401 `token-type-mismatch`.
+    ///
+    /// ```no_run
+    /// use clerk_guard::{Accepts, Principal, TokenKind};
+    /// # async fn f(verifier: clerk_guard::ClerkVerifier, headers: axum::http::HeaderMap) {
+    /// let accepts = Accepts::M2M.with(TokenKind::ApiKey);
+    /// if let Ok(principal) = verifier.authenticate_as(&headers, accepts).await {
+    ///     println!("{} called as {}", principal.subject(), principal.kind());
+    /// }
+    /// # }
+    /// ```
+    pub async fn authenticate_as(
+        &self,
+        headers: &HeaderMap,
+        accepts: Accepts,
+    ) -> Result<Principal, AuthRejection> {
+        if accepts == Accepts::SESSION {
+            return self.authenticate(headers).await.map(Principal::Session);
+        }
+        let in_header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| bearer_token(value.as_bytes()));
+        match in_header {
+            Some(Ok(token)) => self.verify_as(token, accepts).await,
+            Some(Err(rejection)) => Err(self.rejection(rejection)),
+            None if accepts.contains(TokenKind::Session) => {
+                self.authenticate(headers).await.map(Principal::Session)
+            }
+            None => Err(self.rejection(AuthRejection::with_detail(
+                Reason::TokenMissing,
+                "machine tokens are read from the Authorization header only",
+            ))),
+        }
+    }
+
+    /// Verifies one token as any kind `accepts` allows.
+    ///
+    /// ```no_run
+    /// # async fn f(verifier: clerk_guard::ClerkVerifier, token: &str) {
+    /// let principal = verifier.verify_as(token, clerk_guard::Accepts::ANY).await;
+    /// # }
+    /// ```
+    pub async fn verify_as(&self, token: &str, accepts: Accepts) -> Result<Principal, AuthRejection> {
+        let class = machine::classify(token);
+        let kind = match class {
+            Class::Session => TokenKind::Session,
+            Class::Jwt(kind) | Class::Opaque { kind, .. } => kind,
+        };
+        if !accepts.contains(kind) {
+            return Err(self.rejection(AuthRejection::with_detail(
+                Reason::TokenTypeMismatch,
+                "the route does not accept this kind of token",
+            )));
+        }
+        let result = match class {
+            Class::Session => return self.verify(token).await.map(Principal::Session),
+            Class::Jwt(kind) => self.verify_machine_jwt(token, kind).await,
+            Class::Opaque {
+                well_formed: false, ..
+            } => Err(invalid("not the length and alphabet of a Clerk machine token")),
+            Class::Opaque { kind, .. } => match &self.0.opaque {
+                Some(opaque) => opaque.verify(token, kind).await,
+                None => {
+                    tracing::error!(
+                        "an opaque machine token arrived on a route that accepts it, but no \
+                         secret key (CLERK_SECRET_KEY) is configured to verify it"
+                    );
+                    Err(AuthRejection::with_detail(
+                        Reason::ConfigurationInvalid,
+                        "opaque machine tokens need a secret key",
+                    ))
+                }
+            },
+        };
+        result
+            .map(Principal::from_machine)
+            .map_err(|r| self.rejection(r))
+    }
+
+    async fn verify_machine_jwt(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<machine::MachineAuth, AuthRejection> {
+        let jwt = if kind == TokenKind::OAuth {
+            JwtKind::OAuth
+        } else {
+            JwtKind::M2m
+        };
+        let (payload, _) = self.signed_payload(token, jwt).await?;
+        machine::machine_from_jwt(kind, &payload, &self.0.config)
+    }
+
     /// `rejection`, rendered the way this verifier's configuration asks.
     pub(crate) fn rejection(&self, rejection: AuthRejection) -> AuthRejection {
         rejection.rendered_by(self.0.config.rejection.as_ref())
@@ -267,7 +431,7 @@ impl ClerkVerifier {
         let key_current = self
             .0
             .keys
-            .cached(&entry.kid)
+            .cached(entry.key.kid().unwrap_or_default())
             .is_some_and(|key| Arc::ptr_eq(&key, &entry.key) || key.same_key(&entry.key));
         if !key_current || self.check_times(&entry.auth).is_err() {
             tokens.remove(token);
@@ -276,8 +440,13 @@ impl ClerkVerifier {
         Some(entry.auth)
     }
 
-    async fn verify_uncached(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
-        let config = &self.0.config;
+    /// Header rules for `kind`, the signature against the key named by
+    /// `kid`: the decoded payload and the key that verified it.
+    pub(crate) async fn signed_payload(
+        &self,
+        token: &str,
+        kind: JwtKind,
+    ) -> Result<(Vec<u8>, Arc<VerificationKey>), AuthRejection> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -311,17 +480,7 @@ impl ClerkVerifier {
             .as_deref()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| invalid("kid is missing"))?;
-        // Exactly `JWT`, as Clerk's verifier requires (`jwt` is refused there too).
-        if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
-            return Err(invalid("typ is not JWT"));
-        }
-        if header
-            .cat
-            .as_deref()
-            .is_some_and(|cat| !SESSION_CATEGORIES.contains(&cat))
-        {
-            return Err(invalid("cat is not a session token category"));
-        }
+        kind.check_type(header.typ.as_deref(), header.cat.as_deref())?;
         if header.crit.is_some() {
             return Err(invalid("crit header extensions are not supported"));
         }
@@ -338,8 +497,19 @@ impl ClerkVerifier {
         let payload = b64
             .decode(payload_b64)
             .map_err(|_| invalid("payload is not base64url"))?;
+        Ok((payload, key))
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
+        if crate::machine::has_machine_prefix(token) {
+            return Err(AuthRejection::with_detail(
+                Reason::TokenTypeMismatch,
+                "an opaque machine token (mt_, oat_, ak_), not a session token",
+            ));
+        }
+        let (payload, key) = self.signed_payload(token, JwtKind::Session).await?;
         // The one copy of the token: the ClerkAuth's, shared with the cache key.
-        let auth = ClerkAuth::from_payload(payload, Arc::from(token), &config.role_claims)?;
+        let auth = ClerkAuth::from_payload(payload, Arc::from(token), &self.0.config.role_claims)?;
         self.check_times(&auth)?;
         self.check_parties(&auth)?;
         if let Some(tokens) = self
@@ -348,15 +518,12 @@ impl ClerkVerifier {
             .as_ref()
             .filter(|_| self.0.doorkeeper.admit(token))
         {
-            let kid: Arc<str> = kid.into();
-            let bytes =
-                (auth.retained_bytes() + kid.len() + std::mem::size_of::<CachedToken>()) as u64;
+            let bytes = (auth.retained_bytes() + std::mem::size_of::<CachedToken>()) as u64;
             tokens.insert(
                 Arc::clone(auth.shared_token()),
                 CachedToken {
                     auth: auth.clone(),
                     key,
-                    kid,
                     bytes,
                 },
             );
@@ -448,7 +615,7 @@ pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthReject
 /// `Bearer <token>` in one pass over the header's bytes: `None` when the
 /// header is not ours (another scheme, not visible ASCII, or an empty
 /// bearer), an error when it is a bearer header of the wrong shape.
-fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> {
+pub(crate) fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> {
     let scheme = bytes.get(..7)?;
     if !scheme[..6].eq_ignore_ascii_case(b"bearer") || scheme[6] != b' ' {
         return None;
