@@ -1,6 +1,7 @@
 //! Parsing the attribute's arguments: `optional`, `roles = …`,
 //! `org_role = …`, `permissions = …`, `feature = …`, `plan = …`,
-//! `reverification = "…"` or `reverification(level = "…", after_minutes = N)`.
+//! `reverification = "…"` or `reverification(level = "…", after_minutes = N)`,
+//! `accepts = …`, `scopes = …`.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
@@ -17,6 +18,8 @@ mod kw {
     syn::custom_keyword!(reverification);
     syn::custom_keyword!(level);
     syn::custom_keyword!(after_minutes);
+    syn::custom_keyword!(accepts);
+    syn::custom_keyword!(scopes);
 }
 
 /// Which requirement a key states.
@@ -28,6 +31,7 @@ pub(crate) enum Key {
     Feature,
     Plan,
     Reverification,
+    Scopes,
 }
 
 impl Key {
@@ -39,6 +43,7 @@ impl Key {
             Key::Feature => "feature",
             Key::Plan => "plan",
             Key::Reverification => "reverification",
+            Key::Scopes => "scopes",
         }
     }
 }
@@ -80,6 +85,8 @@ pub(crate) enum Arg {
         key_span: Span,
         spec: ReverificationSpec,
     },
+    /// `accepts = "m2m"` or `accepts = ["session", "m2m"]`.
+    Accepts { key_span: Span, value: Value },
 }
 
 /// Everything between the attribute's parentheses.
@@ -117,6 +124,12 @@ impl Parse for Arg {
             let kw: kw::optional = input.parse()?;
             return Ok(Arg::Optional(kw.span));
         }
+        if lookahead.peek(kw::accepts) {
+            let key_span = input.parse::<kw::accepts>()?.span;
+            input.parse::<Token![=]>()?;
+            let value = parse_value(input)?;
+            return Ok(Arg::Accepts { key_span, value });
+        }
         if lookahead.peek(kw::reverification) {
             let key_span = input.parse::<kw::reverification>()?.span;
             let spec = parse_reverification(input)?;
@@ -132,6 +145,8 @@ impl Parse for Arg {
             (Key::Feature, input.parse::<kw::feature>()?.span)
         } else if lookahead.peek(kw::plan) {
             (Key::Plan, input.parse::<kw::plan>()?.span)
+        } else if lookahead.peek(kw::scopes) {
+            (Key::Scopes, input.parse::<kw::scopes>()?.span)
         } else {
             return Err(lookahead.error());
         };

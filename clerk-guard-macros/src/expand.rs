@@ -32,29 +32,43 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
             "#[clerk_protected] goes on an `async fn` axum handler (with a body)",
         )
     });
-    let (mode, mut function) = match (parsed_args, function) {
-        (Ok(mode), Ok(function)) => (mode, function),
+    let (attribute, mut function) = match (parsed_args, function) {
+        (Ok(attribute), Ok(function)) => (attribute, function),
         (Err(mut a), Err(b)) => {
             a.combine(b);
             return Err(a);
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    validate::function(&function, &mode)?;
+    validate::function(&function, &attribute)?;
     let span = Span::call_site();
-    let guard: FnArg = match &mode {
-        Mode::Optional => parse_quote_spanned! {span=>
+    // Session-only routes (the default) name no accept list at all.
+    let accepts = (attribute.accepts != 1).then(|| {
+        let bits = Literal::u8_unsuffixed(attribute.accepts);
+        quote_spanned!(span=> ::clerk_guard::__private::Accepting<#bits>)
+    });
+    let guard: FnArg = match (&attribute.mode, accepts) {
+        (Mode::Optional, None) => parse_quote_spanned! {span=>
             _: ::clerk_guard::__private::OptionalGuard
         },
-        Mode::Required(requirements) => {
+        (Mode::Optional, Some(accepts)) => parse_quote_spanned! {span=>
+            _: ::clerk_guard::__private::OptionalGuard<#accepts>
+        },
+        (Mode::Required(requirements), None) => {
             let requirement = requirement_type(requirements);
             parse_quote_spanned! {span=>
                 _: ::clerk_guard::__private::Guard<#requirement>
             }
         }
+        (Mode::Required(requirements), Some(accepts)) => {
+            let requirement = requirement_type(requirements);
+            parse_quote_spanned! {span=>
+                _: ::clerk_guard::__private::Guard<#requirement, #accepts>
+            }
+        }
     };
     function.sig.inputs.insert(0, guard);
-    document_security(&mut function, matches!(mode, Mode::Optional));
+    document_security(&mut function, matches!(attribute.mode, Mode::Optional));
     Ok(function.into_token_stream())
 }
 
@@ -114,6 +128,7 @@ fn requirement_type(requirements: &[Checked]) -> TokenStream {
                     }
                     Key::Feature => quote_spanned!(span=> ::clerk_guard::__private::AllFeatures<#list>),
                     Key::Plan => quote_spanned!(span=> ::clerk_guard::__private::AnyPlan<#list>),
+                    Key::Scopes => quote_spanned!(span=> ::clerk_guard::__private::AllScopes<#list>),
                     // Parsed into `Checked::Reverify`, never a string list; if that
                     // ever changes, fail the build rather than drop the requirement.
                     Key::Reverification => quote_spanned!(span=>

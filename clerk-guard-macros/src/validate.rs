@@ -24,6 +24,59 @@ pub(crate) enum Mode {
     Required(Vec<Checked>),
 }
 
+/// A validated attribute and the kinds of token it accepts.
+pub(crate) struct Attribute {
+    pub(crate) mode: Mode,
+    /// `clerk_guard::Accepts` bits: session 1, M2M 2, OAuth 4, API key 8.
+    pub(crate) accepts: u8,
+}
+
+/// Session 1, M2M 2, OAuth 4, API key 8, as `clerk_guard::TokenKind` names them.
+const KINDS: [(&str, u8); 8] = [
+    ("session", 1),
+    ("session_token", 1),
+    ("m2m", 2),
+    ("m2m_token", 2),
+    ("oauth", 4),
+    ("oauth_token", 4),
+    ("api_key", 8),
+    ("any", 15),
+];
+
+/// The bits of `accepts = …`, or errors for unknown, repeated or no kinds.
+fn accepts(errors: &mut Option<syn::Error>, value: &Value) -> u8 {
+    if let Value::List { span, items } = value {
+        if items.is_empty() {
+            push(
+                errors,
+                syn::Error::new(*span, "`accepts` needs at least one kind of token"),
+            );
+        }
+    }
+    let mut bits = 0;
+    for lit in value.strings() {
+        let name = lit.value();
+        match KINDS.iter().find(|(kind, _)| *kind == name) {
+            Some((_, bit)) if bits & bit != 0 => push(
+                errors,
+                syn::Error::new(lit.span(), format!("`{name}` is already accepted")),
+            ),
+            Some((_, bit)) => bits |= bit,
+            None => push(
+                errors,
+                syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "unknown kind of token `{name}`: `accepts` takes \"session\", \"m2m\", \
+                         \"oauth\", \"api_key\" (or a list of them), or \"any\""
+                    ),
+                ),
+            ),
+        }
+    }
+    bits
+}
+
 /// One validated requirement.
 pub(crate) enum Checked {
     /// `roles`, `org_role`, `permissions`, `feature`, `plan` and their strings.
@@ -242,13 +295,21 @@ fn is_permission_key(value: &str) -> bool {
     matches!(parts.as_slice(), ["org", feature, permission] if !feature.is_empty() && !permission.is_empty())
 }
 
-/// Validates the arguments into a [`Mode`], collecting every error.
-pub(crate) fn attribute(args: Args) -> Result<Mode, syn::Error> {
+/// Validates the arguments into an [`Attribute`], collecting every error.
+pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
     let mut errors = None;
     let mut optional = None;
+    let mut accepted: Option<(Span, u8)> = None;
     let mut requirements: Vec<Checked> = Vec::new();
     for arg in args.items {
         match arg {
+            Arg::Accepts { key_span, value } => {
+                if accepted.is_some() {
+                    push(&mut errors, syn::Error::new(key_span, "duplicate key `accepts`"));
+                    continue;
+                }
+                accepted = Some((key_span, accepts(&mut errors, &value)));
+            }
             Arg::Optional(span) => {
                 if optional.is_some() {
                     push(&mut errors, syn::Error::new(span, "duplicate `optional`"));
@@ -339,10 +400,51 @@ pub(crate) fn attribute(args: Args) -> Result<Mode, syn::Error> {
             ),
         );
     }
+    let bits = accepted.map_or(1, |(_, bits)| bits);
+    for checked in &requirements {
+        let (key, span) = match checked {
+            Checked::Strings { key, span, .. } => (*key, *span),
+            Checked::Reverify { span, .. } => (Key::Reverification, *span),
+        };
+        if key == Key::Scopes && bits & 1 != 0 {
+            let hint = if accepted.is_none() {
+                "add the machine kinds it is for, like accepts = \"oauth\""
+            } else {
+                "remove \"session\" from `accepts`, or give sessions their own route"
+            };
+            push(
+                &mut errors,
+                syn::Error::new(
+                    span,
+                    format!("`scopes` checks machine tokens and a session token has none: {hint}"),
+                ),
+            );
+        } else if key != Key::Scopes && bits & 14 != 0 {
+            push(
+                &mut errors,
+                syn::Error::new(
+                    span,
+                    format!(
+                        "`{}` checks a user's session and this route accepts machine tokens, \
+                         which never meet it: check machine tokens with `scopes`, or give \
+                         sessions their own route",
+                        key.name()
+                    ),
+                ),
+            );
+        }
+    }
+    let mode = if optional.is_some() {
+        Mode::Optional
+    } else {
+        Mode::Required(requirements)
+    };
     match errors {
         Some(errors) => Err(errors),
-        None if optional.is_some() => Ok(Mode::Optional),
-        None => Ok(Mode::Required(requirements)),
+        None => Ok(Attribute {
+            mode,
+            accepts: bits,
+        }),
     }
 }
 
@@ -383,7 +485,8 @@ fn auth_param(ty: &Type) -> Option<AuthParam> {
 }
 
 /// Checks the function the attribute is on.
-pub(crate) fn function(function: &ItemFn, mode: &Mode) -> Result<(), syn::Error> {
+pub(crate) fn function(function: &ItemFn, attribute: &Attribute) -> Result<(), syn::Error> {
+    let mode = &attribute.mode;
     let mut errors = None;
     let sig = &function.sig;
     if let Some(constness) = &sig.constness {
@@ -434,6 +537,14 @@ pub(crate) fn function(function: &ItemFn, mode: &Mode) -> Result<(), syn::Error>
             }
         };
         match (auth_param(&param.ty), mode) {
+            (Some(AuthParam::Plain), _) if attribute.accepts & 14 != 0 => push(
+                &mut errors,
+                syn::Error::new_spanned(
+                    &param.ty,
+                    "this route accepts machine tokens, which are not sessions: take \
+                     `clerk_guard::Principal` (a session, M2M, OAuth or API key principal)",
+                ),
+            ),
             (Some(AuthParam::Optional), Mode::Required(_)) => push(
                 &mut errors,
                 syn::Error::new_spanned(

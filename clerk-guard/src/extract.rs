@@ -1,4 +1,5 @@
-//! axum extractors: `ClerkAuth`, `Option<ClerkAuth>`, `Guard<R>`, `OptionalGuard`.
+//! axum extractors: `ClerkAuth`, `Option<ClerkAuth>`, `Principal`,
+//! `Option<Principal>`, `Guard<R, A>`, `OptionalGuard<A>`.
 //!
 //! Every extractor shares one verification per request: the outcome is stored
 //! in the request extensions, so a guard plus `auth: ClerkAuth` (or a layer
@@ -10,23 +11,39 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 
 use crate::claims::ClerkAuth;
+use crate::machine::{Accepts, Principal};
 use crate::rejection::{AuthRejection, Reason};
-use crate::require::Requirement;
+use crate::require::{AcceptList, Requirement, SessionTokens};
 use crate::verify::{global, ClerkVerifier, VerifierId};
 
 /// What verification concluded for this request.
 #[derive(Debug, Clone)]
 pub(crate) enum AuthOutcome {
-    SignedIn(ClerkAuth),
+    SignedIn(Principal),
     SignedOut(AuthRejection),
 }
 
 /// Every outcome of this request, each with the verifier that produced it
-/// (kept in the request extensions). An outcome answers only for its own
-/// verifier: an extractor or layer with another verifier verifies again, so
-/// one Clerk instance's token never passes for another's.
+/// and the kinds of token it accepted (kept in the request extensions). An
+/// outcome answers only for its own verifier: an extractor or layer with
+/// another verifier verifies again, so one Clerk instance's token never
+/// passes for another's. A signed-in outcome also answers any question that
+/// accepts its principal's kind; a signed-out one only the same question.
 #[derive(Debug, Clone)]
-struct AuthOutcomes(Vec<(VerifierId, AuthOutcome)>);
+struct AuthOutcomes(Vec<(VerifierId, Accepts, AuthOutcome)>);
+
+impl AuthOutcomes {
+    fn answer(&self, id: VerifierId, accepts: Accepts) -> Option<&AuthOutcome> {
+        self.0
+            .iter()
+            .find(|(by, asked, outcome)| {
+                *by == id
+                    && (*asked == accepts
+                        || matches!(outcome, AuthOutcome::SignedIn(p) if accepts.contains(p.kind())))
+            })
+            .map(|(_, _, outcome)| outcome)
+    }
+}
 
 /// Left by a [`ClerkLayer`](crate::ClerkLayer) that had no verifier of its
 /// own and none in scope, so used the global one.
@@ -73,15 +90,16 @@ fn warn_if_misordered(parts: &Parts, verifier: &ClerkVerifier) {
 pub(crate) async fn outcome_with(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
+    accepts: Accepts,
 ) -> Result<AuthOutcome, AuthRejection> {
     let id = verifier.id();
     if let Some(outcomes) = parts.extensions.get::<AuthOutcomes>() {
-        if let Some((_, outcome)) = outcomes.0.iter().find(|(by, _)| *by == id) {
+        if let Some(outcome) = outcomes.answer(id, accepts) {
             return Ok(outcome.clone());
         }
     }
-    let outcome = match verifier.authenticate(&parts.headers).await {
-        Ok(auth) => AuthOutcome::SignedIn(auth),
+    let outcome = match verifier.authenticate_as(&parts.headers, accepts).await {
+        Ok(principal) => AuthOutcome::SignedIn(principal),
         Err(rejection) if rejection.reason().is_unavailable() => {
             tracing::warn!(
                 reason = rejection.reason().code(),
@@ -99,30 +117,101 @@ pub(crate) async fn outcome_with(
             AuthOutcome::SignedOut(rejection)
         }
     };
-    // `Extension<ClerkAuth>` always holds the innermost verifier's verdict.
+    // `Extension<ClerkAuth>` always holds the innermost verifier's verdict
+    // (and `Extension<Principal>` too, where machine tokens are accepted).
     match &outcome {
-        AuthOutcome::SignedIn(auth) => {
-            parts.extensions.insert(auth.clone());
+        AuthOutcome::SignedIn(principal) => {
+            if let Principal::Session(auth) = principal {
+                parts.extensions.insert(auth.clone());
+            } else {
+                parts.extensions.remove::<ClerkAuth>();
+            }
+            if accepts != Accepts::SESSION {
+                parts.extensions.insert(principal.clone());
+            }
         }
         AuthOutcome::SignedOut(_) => {
             parts.extensions.remove::<ClerkAuth>();
+            parts.extensions.remove::<Principal>();
         }
     }
     match parts.extensions.get_mut::<AuthOutcomes>() {
-        Some(outcomes) => outcomes.0.push((id, outcome.clone())),
+        Some(outcomes) => outcomes.0.push((id, accepts, outcome.clone())),
         None => {
             parts
                 .extensions
-                .insert(AuthOutcomes(vec![(id, outcome.clone())]));
+                .insert(AuthOutcomes(vec![(id, accepts, outcome.clone())]));
         }
     }
     Ok(outcome)
 }
 
 /// [`outcome_with`] the verifier in scope.
-pub(crate) async fn outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthRejection> {
+pub(crate) async fn outcome(
+    parts: &mut Parts,
+    accepts: Accepts,
+) -> Result<AuthOutcome, AuthRejection> {
     let verifier = verifier_for(parts)?;
-    outcome_with(parts, &verifier).await
+    outcome_with(parts, &verifier, accepts).await
+}
+
+/// The principal a guard or layer with the verifier in scope admitted, else
+/// a session verified now.
+async fn principal_outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthRejection> {
+    let verifier = verifier_for(parts)?;
+    if let Some(outcomes) = parts.extensions.get::<AuthOutcomes>() {
+        let admitted = outcomes.0.iter().find(|(by, _, outcome)| {
+            *by == verifier.id() && matches!(outcome, AuthOutcome::SignedIn(_))
+        });
+        if let Some((_, _, outcome)) = admitted {
+            return Ok(outcome.clone());
+        }
+    }
+    outcome_with(parts, &verifier, Accepts::SESSION).await
+}
+
+/// Who called: the principal the route's guard (or a layer) admitted, by the
+/// kinds it accepts; without one, a session token as [`ClerkAuth`] reads it.
+///
+/// ```
+/// use clerk_guard::{clerk_protected, Principal};
+///
+/// #[clerk_protected(accepts = "m2m")]
+/// async fn machine(caller: Principal) -> String {
+///     caller.subject().to_owned() // mch_…
+/// }
+/// ```
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match principal_outcome(parts).await? {
+            AuthOutcome::SignedIn(principal) => Ok(principal),
+            AuthOutcome::SignedOut(rejection) => Err(rejection),
+        }
+    }
+}
+
+/// `Option<Principal>`: `None` when nobody was admitted; 503 when keys or
+/// the Backend API are unavailable.
+///
+/// ```
+/// use clerk_guard::{clerk_protected, Principal};
+///
+/// #[clerk_protected(optional, accepts = ["session", "api_key"])]
+/// async fn feed(caller: Option<Principal>) -> String {
+///     caller.map_or("anonymous".into(), |p| p.subject().to_owned())
+/// }
+/// ```
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        match principal_outcome(parts).await? {
+            AuthOutcome::SignedIn(principal) => Ok(Some(principal)),
+            AuthOutcome::SignedOut(_) => Ok(None),
+        }
+    }
 }
 
 /// Requires a valid session token; rejects with 401 (or 503 when keys cannot
@@ -139,8 +228,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClerkAuth {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match outcome(parts).await? {
-            AuthOutcome::SignedIn(auth) => Ok(auth),
+        match outcome(parts, Accepts::SESSION).await? {
+            AuthOutcome::SignedIn(Principal::Session(auth)) => Ok(auth),
+            AuthOutcome::SignedIn(_) => Err(AuthRejection::new(Reason::TokenTypeMismatch)),
             AuthOutcome::SignedOut(rejection) => Err(rejection),
         }
     }
@@ -163,17 +253,19 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for ClerkAuth {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        match outcome(parts).await? {
-            AuthOutcome::SignedIn(auth) => Ok(Some(auth)),
-            AuthOutcome::SignedOut(_) => Ok(None),
+        match outcome(parts, Accepts::SESSION).await? {
+            AuthOutcome::SignedIn(Principal::Session(auth)) => Ok(Some(auth)),
+            AuthOutcome::SignedIn(_) | AuthOutcome::SignedOut(_) => Ok(None),
         }
     }
 }
 
-/// An extractor that admits the request only when the user is signed in and
-/// meets `R`; what `#[clerk_protected(...)]` puts first in a handler.
+/// An extractor that admits the request only when a token of a kind `A`
+/// accepts (by default session tokens only) arrives and meets `R`; what
+/// `#[clerk_protected(...)]` puts first in a handler.
 ///
-/// Rejects with 401 (no or bad token), 403 (`R` not met) or 503.
+/// Rejects with 401 (no or bad token, or a kind the route does not accept),
+/// 403 (`R` not met) or 503.
 ///
 /// ```
 /// use clerk_guard::{ClerkAuth, Guard, SignedIn};
@@ -183,36 +275,53 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for ClerkAuth {
 ///     auth.user_id().to_owned()
 /// }
 /// ```
-pub struct Guard<R>(PhantomData<fn() -> R>);
+pub struct Guard<R, A = SessionTokens>(PhantomData<fn() -> (R, A)>);
 
-impl<R> std::fmt::Debug for Guard<R> {
+impl<R, A> std::fmt::Debug for Guard<R, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Guard")
     }
 }
 
-impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
+impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for Guard<R, A> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = <ClerkAuth as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        R::verdict(&auth).map_err(|rejection| {
-            tracing::debug!(
-                reason = rejection.reason().code(),
-                user = auth.user_id(),
-                "requirement not met"
-            );
-            match verifier_for(parts) {
-                Ok(verifier) => verifier.rejection(rejection),
-                Err(_) => rejection,
-            }
+        let verdict = if A::ACCEPTS == Accepts::SESSION {
+            let auth = <ClerkAuth as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+            R::verdict(&auth).inspect_err(|rejection| {
+                tracing::debug!(
+                    reason = rejection.reason().code(),
+                    user = auth.user_id(),
+                    "requirement not met"
+                );
+            })
+        } else {
+            let principal = match outcome(parts, A::ACCEPTS).await? {
+                AuthOutcome::SignedIn(principal) => principal,
+                AuthOutcome::SignedOut(rejection) => return Err(rejection),
+            };
+            R::verdict_for(&principal).inspect_err(|rejection| {
+                tracing::debug!(
+                    reason = rejection.reason().code(),
+                    subject = principal.subject(),
+                    kind = principal.kind().clerk_name(),
+                    "requirement not met"
+                );
+            })
+        };
+        verdict.map_err(|rejection| match verifier_for(parts) {
+            Ok(verifier) => verifier.rejection(rejection),
+            Err(_) => rejection,
         })?;
         Ok(Guard(PhantomData))
     }
 }
 
 /// An extractor that verifies a token if one is sent and never rejects except
-/// with 503 (keys unavailable); what `#[clerk_protected(optional)]` puts first.
+/// with 503 (keys or the Backend API unavailable); what
+/// `#[clerk_protected(optional)]` puts first. `A` is the kinds of token it
+/// accepts (by default session tokens only).
 ///
 /// ```
 /// use clerk_guard::{ClerkAuth, OptionalGuard};
@@ -221,14 +330,19 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
 ///     if auth.is_some() { "yours" } else { "public" }
 /// }
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct OptionalGuard;
+pub struct OptionalGuard<A = SessionTokens>(PhantomData<fn() -> A>);
 
-impl<S: Send + Sync> FromRequestParts<S> for OptionalGuard {
+impl<A> std::fmt::Debug for OptionalGuard<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OptionalGuard")
+    }
+}
+
+impl<S: Send + Sync, A: AcceptList> FromRequestParts<S> for OptionalGuard<A> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        outcome(parts).await?;
-        Ok(OptionalGuard)
+        outcome(parts, A::ACCEPTS).await?;
+        Ok(OptionalGuard(PhantomData))
     }
 }

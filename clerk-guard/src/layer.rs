@@ -10,6 +10,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::extract::{outcome_with, verifier_for, AuthOutcome, LayerUsedGlobal};
+use crate::machine::Accepts;
 use crate::verify::ClerkVerifier;
 
 /// Protects a whole router: verifies each request once, stores the
@@ -45,6 +46,7 @@ use crate::verify::ClerkVerifier;
 pub struct ClerkLayer {
     verifier: Option<ClerkVerifier>,
     optional: bool,
+    accepts: Accepts,
 }
 
 impl ClerkLayer {
@@ -57,6 +59,7 @@ impl ClerkLayer {
         Self {
             verifier: None,
             optional: false,
+            accepts: Accepts::SESSION,
         }
     }
 
@@ -70,6 +73,7 @@ impl ClerkLayer {
         Self {
             verifier: None,
             optional: true,
+            accepts: Accepts::SESSION,
         }
     }
 
@@ -81,6 +85,27 @@ impl ClerkLayer {
     /// ```
     pub fn with_verifier(mut self, verifier: ClerkVerifier) -> Self {
         self.verifier = Some(verifier);
+        self
+    }
+
+    /// The kinds of token the layer accepts (Clerk's `acceptsToken`).
+    /// Default: session tokens only. Handlers behind it read the caller with
+    /// the [`Principal`](crate::Principal) extractor (or `Extension<Principal>`).
+    ///
+    /// ```no_run
+    /// use axum::{routing::post, Router};
+    /// use clerk_guard::{Accepts, ClerkLayer, Principal, TokenKind};
+    ///
+    /// async fn ingest(caller: Principal) -> String {
+    ///     caller.subject().to_owned()
+    /// }
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/ingest", post(ingest))
+    ///     .layer(ClerkLayer::required().accepts(Accepts::M2M.with(TokenKind::ApiKey)));
+    /// ```
+    pub fn accepts(mut self, accepts: Accepts) -> Self {
+        self.accepts = accepts;
         self
     }
 }
@@ -150,7 +175,7 @@ where
                     }
                 },
             };
-            match outcome_with(&mut parts, &verifier).await {
+            match outcome_with(&mut parts, &verifier, layer.accepts).await {
                 Err(unavailable) => return Ok(unavailable.into_response()),
                 Ok(AuthOutcome::SignedOut(rejection)) if !layer.optional => {
                     return Ok(rejection.into_response())

@@ -161,8 +161,8 @@ pub use layer::{ClerkLayer, ClerkService};
 pub use machine::{Accepts, MachineAuth, Principal, TokenFormat, TokenKind};
 pub use rejection::{AuthRejection, Reason, RejectionRenderer};
 pub use require::{
-    Requirement, Reverify, ReverifyLax, ReverifyModerate, ReverifyStrict, ReverifyStrictMfa,
-    SignedIn,
+    AcceptList, Accepting, Requirement, Reverify, ReverifyLax, ReverifyModerate, ReverifyStrict,
+    ReverifyStrictMfa, SessionTokens, SignedIn,
 };
 pub use verify::{global, init, ClerkVerifier};
 
@@ -171,7 +171,8 @@ pub use verify::{global, init, ClerkVerifier};
 pub mod __private {
     pub use crate::extract::{Guard, OptionalGuard};
     pub use crate::require::{
-        AllFeatures, AllPermissions, AnyPlan, AnyRole, Chunk, End, OrgRole, Reverify, SignedIn,
+        Accepting, AllFeatures, AllPermissions, AllScopes, AnyPlan, AnyRole, Chunk, End, OrgRole,
+        Reverify, SignedIn,
         Str, StrList, TypeStr,
     };
     pub use crate::ClerkAuth;

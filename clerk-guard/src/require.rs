@@ -29,6 +29,7 @@
 use std::marker::PhantomData;
 
 use crate::claims::{org_role_matches, ClerkAuth, ReverificationLevel, REVERIFICATION_PRESETS};
+use crate::machine::{Accepts, Principal};
 use crate::rejection::{AuthRejection, Reason};
 
 /// A condition on a verified user, checked by [`Guard`](crate::Guard).
@@ -53,7 +54,81 @@ pub trait Requirement: 'static {
     fn verdict(auth: &ClerkAuth) -> Result<(), AuthRejection> {
         Self::check(auth).map_err(AuthRejection::new)
     }
+
+    /// The verdict on whoever called, on routes that accept machine tokens.
+    /// By default a session gets [`verdict`](Self::verdict) and a machine
+    /// token is refused (401 `token-type-mismatch`): a requirement on a
+    /// user's claims never passes for a machine. [`SignedIn`] admits any
+    /// principal; `scopes = …` ([`AllScopes`]) checks machine tokens.
+    ///
+    /// ```
+    /// use clerk_guard::{ClerkAuth, Principal, Reason, Requirement};
+    /// # use clerk_guard::AuthRejection;
+    ///
+    /// /// Machines, or users with the `ops` role.
+    /// struct OpsOrMachine;
+    /// impl Requirement for OpsOrMachine {
+    ///     fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+    ///         auth.has_role("ops").then_some(()).ok_or(Reason::MissingRole)
+    ///     }
+    ///     fn verdict_for(principal: &Principal) -> Result<(), AuthRejection> {
+    ///         match principal {
+    ///             Principal::Session(auth) => Self::verdict(auth),
+    ///             _ => Ok(()),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    fn verdict_for(principal: &Principal) -> Result<(), AuthRejection> {
+        match principal {
+            Principal::Session(auth) => Self::verdict(auth),
+            _ => Err(AuthRejection::with_detail(
+                Reason::TokenTypeMismatch,
+                "the route's requirement applies to session tokens only",
+            )),
+        }
+    }
 }
+
+/// The kinds of token a [`Guard`](crate::Guard) accepts, as a type.
+///
+/// ```
+/// use clerk_guard::{AcceptList, Accepting, Accepts};
+/// assert_eq!(<Accepting<2> as AcceptList>::ACCEPTS, Accepts::M2M);
+/// ```
+pub trait AcceptList: 'static {
+    /// The accepted kinds.
+    const ACCEPTS: Accepts;
+}
+
+/// The kinds of [`Accepts::from_bits`]`(BITS)` as a type: session 1, M2M 2,
+/// OAuth 4, API key 8 (`accepts = …` writes it).
+///
+/// ```
+/// use clerk_guard::{Accepting, Guard, Principal, SignedIn};
+///
+/// // `#[clerk_protected(accepts = ["m2m", "api_key"])]`, by hand:
+/// async fn ingest(_: Guard<SignedIn, Accepting<10>>, caller: Principal) -> String {
+///     caller.subject().to_owned()
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Accepting<const BITS: u8>;
+
+impl<const BITS: u8> AcceptList for Accepting<BITS> {
+    const ACCEPTS: Accepts = match Accepts::from_bits(BITS) {
+        Some(accepts) => accepts,
+        None => panic!("Accepting<BITS>: BITS must be 1 to 15"),
+    };
+}
+
+/// Session tokens only: what a [`Guard`](crate::Guard) accepts by default.
+///
+/// ```
+/// use clerk_guard::{AcceptList, Accepts, SessionTokens};
+/// assert_eq!(<SessionTokens as AcceptList>::ACCEPTS, Accepts::SESSION);
+/// ```
+pub type SessionTokens = Accepting<1>;
 
 /// Any signed-in user (`#[clerk_protected]` with no keys).
 ///
@@ -65,6 +140,9 @@ pub struct SignedIn;
 
 impl Requirement for SignedIn {
     fn check(_: &ClerkAuth) -> Result<(), Reason> {
+        Ok(())
+    }
+    fn verdict_for(_: &Principal) -> Result<(), AuthRejection> {
         Ok(())
     }
 }
@@ -80,6 +158,10 @@ macro_rules! all_of {
             }
             fn verdict(auth: &ClerkAuth) -> Result<(), AuthRejection> {
                 $($name::verdict(auth)?;)+
+                Ok(())
+            }
+            fn verdict_for(principal: &Principal) -> Result<(), AuthRejection> {
+                $($name::verdict_for(principal)?;)+
                 Ok(())
             }
         }
@@ -260,6 +342,39 @@ impl<L: StrList> Requirement for AllPermissions<L> {
         L::all(&granted)
             .then_some(())
             .ok_or(Reason::MissingPermission)
+    }
+}
+
+/// The machine token holds every scope of `L` (`scopes = …`): OAuth scopes,
+/// the machines an M2M token may reach, an API key's scopes. A session
+/// token has no scopes and never meets it (403 `missing-scope`).
+///
+/// ```
+/// use clerk_guard::{Accepting, Guard, Principal};
+/// use clerk_guard::__private::{AllScopes, Chunk, End, Str};
+///
+/// // `scopes = "read"` on an OAuth-only route, by hand.
+/// type Read = Str<Chunk<{ u128::from_be_bytes(*b"read\0\0\0\0\0\0\0\0\0\0\0\0") }, 0, 0, 0, End>>;
+/// async fn reports(_: Guard<AllScopes<(Read, ())>, Accepting<4>>, caller: Principal) {}
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct AllScopes<L>(PhantomData<L>);
+
+impl<L: StrList> Requirement for AllScopes<L> {
+    fn check(_: &ClerkAuth) -> Result<(), Reason> {
+        Err(Reason::MissingScope)
+    }
+    fn verdict_for(principal: &Principal) -> Result<(), AuthRejection> {
+        let scopes = principal.scopes();
+        let held = |is: &dyn Fn(&str) -> bool| scopes.iter().any(|s| is(s));
+        match principal {
+            Principal::Session(_) => Err(AuthRejection::with_detail(
+                Reason::MissingScope,
+                "a session token has no scopes",
+            )),
+            _ if L::all(&held) => Ok(()),
+            _ => Err(AuthRejection::new(Reason::MissingScope)),
+        }
     }
 }
 

@@ -249,8 +249,9 @@ async fn header_rules_missing_kid_typ_cat_crit_and_embedded_keys() {
     let app = TestApp::start().await;
     let no_kid = app.issuer.token().without_header("kid").sign();
     assert_401(&app.get("/me", Some(&no_kid)).await, "token-invalid");
+    // An OAuth access token's typ: another kind of token, as Clerk says.
     let at_jwt = app.issuer.token().header("typ", "at+jwt").sign();
-    assert_401(&app.get("/me", Some(&at_jwt)).await, "token-invalid");
+    assert_401(&app.get("/me", Some(&at_jwt)).await, "token-type-mismatch");
     // Exactly `JWT`, as Clerk's verifier requires.
     for typ in ["jwt", "Jwt", "JWT "] {
         let other_case = app.issuer.token().header("typ", typ).sign();
@@ -258,9 +259,9 @@ async fn header_rules_missing_kid_typ_cat_crit_and_embedded_keys() {
     }
     let no_typ = app.issuer.token().without_header("typ").sign();
     assert_eq!(app.get("/me", Some(&no_typ)).await.status, 200);
-    // A JWT template's category is not a session token.
+    // A JWT template's category is not a session token (Clerk: a type mismatch).
     let template = app.issuer.token().header("cat", "cl_B7d4PD222AAA").sign();
-    assert_401(&app.get("/me", Some(&template)).await, "token-invalid");
+    assert_401(&app.get("/me", Some(&template)).await, "token-type-mismatch");
     let ignore = app.issuer.token().header("cat", "cl_I7d4PD111III").sign();
     assert_eq!(app.get("/me", Some(&ignore)).await.status, 200);
     let crit = app.issuer.token().header("crit", json!(["exp"])).sign();
