@@ -86,7 +86,10 @@ pub(crate) enum Arg {
         spec: ReverificationSpec,
     },
     /// `accepts = "m2m"` or `accepts = ["session", "m2m"]`.
-    Accepts { key_span: Span, value: Value },
+    Accepts {
+        key_span: Span,
+        value: Value,
+    },
 }
 
 /// Everything between the attribute's parentheses.

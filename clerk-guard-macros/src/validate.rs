@@ -305,7 +305,10 @@ pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
         match arg {
             Arg::Accepts { key_span, value } => {
                 if accepted.is_some() {
-                    push(&mut errors, syn::Error::new(key_span, "duplicate key `accepts`"));
+                    push(
+                        &mut errors,
+                        syn::Error::new(key_span, "duplicate key `accepts`"),
+                    );
                     continue;
                 }
                 accepted = Some((key_span, accepts(&mut errors, &value)));

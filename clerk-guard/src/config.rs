@@ -330,7 +330,11 @@ impl ClerkConfig {
 
     /// The client settings of a fetch from `url`: the same timeouts and size
     /// cap for the JWKS and the Backend API.
-    pub(crate) fn fetch_settings(&self, url: reqwest::Url, headers: axum::http::HeaderMap) -> JwksSettings {
+    pub(crate) fn fetch_settings(
+        &self,
+        url: reqwest::Url,
+        headers: axum::http::HeaderMap,
+    ) -> JwksSettings {
         JwksSettings {
             url,
             headers,
@@ -830,7 +834,10 @@ impl ClerkConfigBuilder {
             None => match &backend_api {
                 None => return Err(ConfigError::MissingKeySource),
                 Some(api) => KeySource::BackendApi {
-                    url: parse_url("CLERK_API_URL", &format!("{}/v1/jwks", api.base.as_str().trim_end_matches('/')))?,
+                    url: parse_url(
+                        "CLERK_API_URL",
+                        &format!("{}/v1/jwks", api.base.as_str().trim_end_matches('/')),
+                    )?,
                     secret_key: api.secret_key.clone(),
                 },
             },

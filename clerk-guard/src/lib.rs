@@ -172,8 +172,7 @@ pub mod __private {
     pub use crate::extract::{Guard, OptionalGuard};
     pub use crate::require::{
         Accepting, AllFeatures, AllPermissions, AllScopes, AnyPlan, AnyRole, Chunk, End, OrgRole,
-        Reverify, SignedIn,
-        Str, StrList, TypeStr,
+        Reverify, SignedIn, Str, StrList, TypeStr,
     };
     pub use crate::ClerkAuth;
 }

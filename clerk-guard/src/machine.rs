@@ -179,7 +179,9 @@ impl Accepts {
     /// assert_eq!(clerk_guard::Accepts::M2M.kinds().count(), 1);
     /// ```
     pub fn kinds(self) -> impl Iterator<Item = TokenKind> {
-        TokenKind::ALL.into_iter().filter(move |k| self.contains(*k))
+        TokenKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(*k))
     }
 }
 
@@ -516,8 +518,8 @@ pub(crate) fn classify(token: &str) -> Class {
     }
     for (prefix, kind) in PREFIXES {
         if let Some(body) = token.strip_prefix(prefix) {
-            let well_formed =
-                OPAQUE_BODY.contains(&body.len()) && body.bytes().all(|b| b.is_ascii_alphanumeric());
+            let well_formed = OPAQUE_BODY.contains(&body.len())
+                && body.bytes().all(|b| b.is_ascii_alphanumeric());
             return Class::Opaque { kind, well_formed };
         }
     }
@@ -577,7 +579,12 @@ fn jwt_kind(token: &str) -> Option<TokenKind> {
 /// an array of strings.
 fn strings(value: Option<&Value>, split: bool) -> Option<Vec<String>> {
     match value? {
-        Value::String(s) if split => Some(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()),
+        Value::String(s) if split => Some(
+            s.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
         Value::String(s) => Some(vec![s.clone()]),
         Value::Array(items) => Some(
             items
@@ -612,8 +619,8 @@ pub(crate) fn machine_from_jwt(
     payload: &[u8],
     config: &ClerkConfig,
 ) -> Result<MachineAuth, AuthRejection> {
-    let payload: Map<String, Value> = serde_json::from_slice(payload)
-        .map_err(|_| invalid("payload is not a JSON object"))?;
+    let payload: Map<String, Value> =
+        serde_json::from_slice(payload).map_err(|_| invalid("payload is not a JSON object"))?;
     let subject = match payload.get("sub") {
         Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
         _ => return Err(invalid("sub is missing or not a string")),
@@ -676,8 +683,7 @@ pub(crate) fn machine_from_jwt(
             claims: Some(payload),
         },
         _ => {
-            let scopes = strings(payload.get("scopes"), true)
-                .unwrap_or_else(|| audience.clone());
+            let scopes = strings(payload.get("scopes"), true).unwrap_or_else(|| audience.clone());
             let custom: Map<String, Value> = payload
                 .into_iter()
                 .filter(|(k, _)| !["iss", "sub", "exp", "nbf", "iat", "jti"].contains(&k.as_str()))
@@ -715,7 +721,9 @@ fn check_oauth_audience(aud: Option<&Value>, expected: &[String]) -> Result<(), 
         .map(|v| v.as_str().filter(|s| !s.is_empty()))
         .collect();
     match names {
-        Some(names) if !names.is_empty() && names.iter().any(|n| expected.iter().any(|e| e == n)) => {
+        Some(names)
+            if !names.is_empty() && names.iter().any(|n| expected.iter().any(|e| e == n)) =>
+        {
             Ok(())
         }
         _ => Err(AuthRejection::new(Reason::TokenInvalidAudience)),
@@ -737,8 +745,8 @@ pub(crate) struct OpaqueVerifier {
     audience: Vec<String>,
     /// Valid answers, each until its deadline.
     valid: Option<quick_cache::sync::Cache<Arc<str>, (MachineAuth, Instant)>>,
-    /// "Not found" answers, each until its deadline.
-    not_found: Option<quick_cache::sync::Cache<Arc<str>, Instant>>,
+    /// Refusals ("not found", revoked, expired), each until its deadline.
+    not_found: Option<quick_cache::sync::Cache<Arc<str>, (AuthRejection, Instant)>>,
     in_flight: Mutex<HashMap<Arc<str>, SharedLookup>>,
     /// Lookups started in the current one-second window.
     window: Mutex<(Instant, u32)>,
@@ -830,9 +838,9 @@ impl OpaqueVerifier {
             }
         }
         if let Some(not_found) = &self.not_found {
-            if let Some(until) = not_found.get(token) {
+            if let Some((refused, until)) = not_found.get(token) {
                 if now < until {
-                    return Err(not_found_rejection(kind));
+                    return Err(refused);
                 }
                 not_found.remove(token);
             }
@@ -892,15 +900,34 @@ impl OpaqueVerifier {
         Ok(())
     }
 
+    /// Remembers a refusal of `token` for the "not found" time.
+    fn remember_refusal(&self, token: &Arc<str>, refused: &AuthRejection) {
+        if let Some(not_found) = &self.not_found {
+            not_found.insert(
+                Arc::clone(token),
+                (
+                    refused.clone(),
+                    Instant::now() + self.settings.not_found_ttl,
+                ),
+            );
+        }
+    }
+
     /// Asks the Backend API about `token`, and remembers the answer.
     async fn look_up(&self, token: &Arc<str>, kind: TokenKind) -> Lookup {
         let (path, body) = match kind {
-            TokenKind::M2m => ("/v1/m2m_tokens/verify", serde_json::json!({ "token": &**token })),
+            TokenKind::M2m => (
+                "/v1/m2m_tokens/verify",
+                serde_json::json!({ "token": &**token }),
+            ),
             TokenKind::OAuth => (
                 "/v1/oauth_applications/access_tokens/verify",
                 serde_json::json!({ "access_token": &**token }),
             ),
-            _ => ("/v1/api_keys/verify", serde_json::json!({ "secret": &**token })),
+            _ => (
+                "/v1/api_keys/verify",
+                serde_json::json!({ "secret": &**token }),
+            ),
         };
         let url = format!("{}{path}", self.base);
         let unavailable = |detail: &'static str| {
@@ -923,13 +950,9 @@ impl OpaqueVerifier {
             200..=299 => {}
             // Clerk answers 404 for unknown (and, for some kinds, revoked) tokens.
             400 | 404 | 422 => {
-                if let Some(not_found) = &self.not_found {
-                    not_found.insert(
-                        Arc::clone(token),
-                        Instant::now() + self.settings.not_found_ttl,
-                    );
-                }
-                return Err(not_found_rejection(kind));
+                let refused = not_found_rejection(kind);
+                self.remember_refusal(token, &refused);
+                return Err(refused);
             }
             401 | 403 => {
                 tracing::error!(%url, %status, "the Backend API refused the secret key (CLERK_SECRET_KEY)");
@@ -950,16 +973,26 @@ impl OpaqueVerifier {
             tracing::warn!(%url, error = %e, "Backend API answer is not a token object");
             unavailable("the Backend API answer is not a token object")
         })?;
-        if answer.revoked {
-            return Err(AuthRejection::with_detail(Reason::TokenInvalid, "the token is revoked"));
-        }
         let expires_at = answer.expiration.map(|ms| (ms / 1000.0).max(0.0) as u64);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        if answer.expired || expires_at.is_some_and(|exp| (exp as f64) <= now) {
-            return Err(AuthRejection::new(Reason::TokenExpired));
+        // A refusal is remembered like "not found": a token never comes back
+        // from revocation or expiry. A valid answer is never kept for it.
+        let refused = if answer.revoked {
+            Some(AuthRejection::with_detail(
+                Reason::TokenInvalid,
+                "the token is revoked",
+            ))
+        } else if answer.expired || expires_at.is_some_and(|exp| (exp as f64) <= now) {
+            Some(AuthRejection::new(Reason::TokenExpired))
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
+            self.remember_refusal(token, &refused);
+            return Err(refused);
         }
         if kind == TokenKind::OAuth {
             check_oauth_audience(answer.aud.as_ref(), &self.audience)?;

@@ -35,7 +35,19 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::config::ClerkConfigBuilder;
-use crate::ClerkConfig;
+use crate::{ClerkConfig, TokenKind};
+
+mod backend_api;
+
+use backend_api::BackendState;
+pub use backend_api::{BackendApiMode, OpaqueTokenBuilder};
+
+/// The secret key the local Backend API expects (and [`TestIssuer::config`] sends).
+///
+/// ```
+/// assert!(clerk_guard::testing::TEST_SECRET_KEY.starts_with("sk_test_"));
+/// ```
+pub const TEST_SECRET_KEY: &str = "sk_test_clerk_guard_local_instance";
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -268,7 +280,7 @@ impl IssuerState {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -286,6 +298,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// ```
 pub struct TestIssuer {
     state: Arc<IssuerState>,
+    backend: Arc<BackendState>,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
 }
@@ -338,10 +351,12 @@ impl TestIssuer {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::clone(&state);
+        let backend = Arc::new(BackendState::new(TEST_SECRET_KEY));
         let app = Router::new()
             .route("/.well-known/jwks.json", get(serve_jwks))
             .route("/v1/jwks", get(serve_jwks))
-            .with_state(shared);
+            .with_state(shared)
+            .merge(backend_api::routes(Arc::clone(&backend)));
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "test JWKS server stopped");
@@ -349,6 +364,7 @@ impl TestIssuer {
         });
         Ok(Self {
             state,
+            backend,
             addr,
             server,
         })
@@ -376,8 +392,9 @@ impl TestIssuer {
         format!("{}/.well-known/jwks.json", self.issuer())
     }
 
-    /// A configuration builder pointing at this issuer (JWKS URL and issuer);
-    /// add options, then `build()`.
+    /// A configuration builder pointing at this issuer (JWKS URL, issuer,
+    /// and its Backend API with [`TEST_SECRET_KEY`] for opaque machine
+    /// tokens); add options, then `build()`.
     ///
     /// ```no_run
     /// # async fn demo(issuer: clerk_guard::testing::TestIssuer) {
@@ -388,6 +405,112 @@ impl TestIssuer {
         ClerkConfig::builder()
             .jwks_url(self.jwks_url())
             .issuer(self.issuer())
+            .secret_key(TEST_SECRET_KEY)
+            .api_url(self.api_url())
+    }
+
+    /// The local Backend API's base URL (`http://127.0.0.1:<port>`), which
+    /// serves `/v1/jwks` and the machine-token lookups.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert!(issuer.api_url().starts_with("http://127.0.0.1:"));
+    /// # }
+    /// ```
+    pub fn api_url(&self) -> String {
+        self.issuer()
+    }
+
+    /// Mints an opaque machine token (`mt_…`, `oat_…` or `ak_…`) the local
+    /// Backend API knows. `TokenKind::Session` mints an API key.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.opaque(clerk_guard::TokenKind::M2m).subject("mch_worker").mint();
+    /// # }
+    /// ```
+    pub fn opaque(&self, kind: TokenKind) -> OpaqueTokenBuilder {
+        OpaqueTokenBuilder::new(Arc::clone(&self.backend), kind)
+    }
+
+    /// Revokes an opaque token: the Backend API answers `revoked: true` from now on.
+    /// Returns whether the token was known.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.opaque(clerk_guard::TokenKind::ApiKey).mint();
+    /// assert!(issuer.revoke(&token));
+    /// # }
+    /// ```
+    pub fn revoke(&self, token: &str) -> bool {
+        self.backend.revoke(token)
+    }
+
+    /// How many machine-token lookups the Backend API received.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert_eq!(issuer.backend_api_calls(), 0);
+    /// # }
+    /// ```
+    pub fn backend_api_calls(&self) -> usize {
+        self.backend.calls()
+    }
+
+    /// Changes what the Backend API's lookups answer from now on.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// issuer.set_backend_api_mode(clerk_guard::testing::BackendApiMode::Hang);
+    /// # }
+    /// ```
+    pub fn set_backend_api_mode(&self, mode: BackendApiMode) {
+        self.backend.set_mode(mode);
+    }
+
+    /// Delays every Backend API lookup answer.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// issuer.set_backend_api_delay(std::time::Duration::from_millis(300));
+    /// # }
+    /// ```
+    pub fn set_backend_api_delay(&self, delay: Duration) {
+        self.backend.set_delay(delay);
+    }
+
+    /// A JWT-format M2M token builder: header `cat` `cl_B7d4PD333AAA`, `sub`
+    /// `mch_test`, `jti` `mt_…`, valid for a minute, signed by the current key.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.m2m_token().subject("mch_worker").scopes(["mch_api"]).sign();
+    /// # }
+    /// ```
+    pub fn m2m_token(&self) -> TokenBuilder {
+        let mut builder = self.token().machine(TokenKind::M2m);
+        builder
+            .header
+            .insert("cat".into(), "cl_B7d4PD333AAA".into());
+        builder.subject("mch_test")
+    }
+
+    /// A JWT-format OAuth access token builder: header `typ` `at+jwt`, `sub`
+    /// `user_test`, `client_id`, `jti` `oat_…`, valid for a minute.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.oauth_token().scopes(["read", "write"]).sign();
+    /// # }
+    /// ```
+    pub fn oauth_token(&self) -> TokenBuilder {
+        let mut builder = self.token().machine(TokenKind::OAuth);
+        builder.header.insert("typ".into(), "at+jwt".into());
+        builder.header.remove("cat");
+        builder
+            .claims
+            .insert("client_id".into(), "client_test".into());
+        builder
     }
 
     /// How many times the JWKS endpoint was requested.
@@ -604,7 +727,7 @@ fn object<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
         .collect()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -633,6 +756,8 @@ pub struct TokenBuilder {
     permissions: Vec<String>,
     features: Vec<String>,
     raw_payload: Option<String>,
+    /// Set for machine JWTs: no session claims, no `v`.
+    machine: Option<TokenKind>,
 }
 
 impl TokenBuilder {
@@ -664,7 +789,44 @@ impl TokenBuilder {
             permissions: Vec::new(),
             features: Vec::new(),
             raw_payload: None,
+            machine: None,
         }
+    }
+
+    /// A machine JWT of `kind`: the session claims (`sid`, `azp`, `sts`) are
+    /// dropped, a `jti` is set, and no claims version is written.
+    fn machine(mut self, kind: TokenKind) -> Self {
+        for claim in ["sid", "azp", "sts"] {
+            self.claims.remove(claim);
+        }
+        let prefix = if kind == TokenKind::OAuth {
+            "oat_"
+        } else {
+            "mt_"
+        };
+        self.claims
+            .insert("jti".into(), backend_api::random_token(prefix).into());
+        self.shape = ClaimShape::V1;
+        self.machine = Some(kind);
+        self
+    }
+
+    /// A machine token's scopes: `scopes` (space-separated) on an M2M JWT,
+    /// `scp` (an array) on an OAuth JWT, `scopes` otherwise.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let token = issuer.oauth_token().scopes(["read"]).sign();
+    /// # }
+    /// ```
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        if self.machine == Some(TokenKind::OAuth) {
+            self.claims.insert("scp".into(), scopes.into());
+        } else {
+            self.claims.insert("scopes".into(), scopes.join(" ").into());
+        }
+        self
     }
 
     /// The user id (`sub`).

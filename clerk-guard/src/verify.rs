@@ -366,7 +366,11 @@ impl ClerkVerifier {
     /// let principal = verifier.verify_as(token, clerk_guard::Accepts::ANY).await;
     /// # }
     /// ```
-    pub async fn verify_as(&self, token: &str, accepts: Accepts) -> Result<Principal, AuthRejection> {
+    pub async fn verify_as(
+        &self,
+        token: &str,
+        accepts: Accepts,
+    ) -> Result<Principal, AuthRejection> {
         let class = machine::classify(token);
         let kind = match class {
             Class::Session => TokenKind::Session,
@@ -383,7 +387,9 @@ impl ClerkVerifier {
             Class::Jwt(kind) => self.verify_machine_jwt(token, kind).await,
             Class::Opaque {
                 well_formed: false, ..
-            } => Err(invalid("not the length and alphabet of a Clerk machine token")),
+            } => Err(invalid(
+                "not the length and alphabet of a Clerk machine token",
+            )),
             Class::Opaque { kind, .. } => match &self.0.opaque {
                 Some(opaque) => opaque.verify(token, kind).await,
                 None => {

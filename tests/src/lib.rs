@@ -8,7 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use clerk_guard::testing::TestIssuer;
-use clerk_guard::{clerk_protected, ClerkAuth, ClerkConfigBuilder, ClerkVerifier};
+use clerk_guard::{
+    clerk_protected, Accepts, ClerkAuth, ClerkConfigBuilder, ClerkLayer, ClerkVerifier, Principal,
+    TokenFormat, TokenKind,
+};
 use serde_json::{json, Value};
 
 /// Starts `router` on `127.0.0.1:<free port>` and returns its base URL.
@@ -162,6 +165,59 @@ async fn public() -> &'static str {
     "public"
 }
 
+/// What a machine route answers: who called, and how.
+fn principal_json(principal: &Principal) -> Json<Value> {
+    let machine = principal.machine();
+    Json(json!({
+        "kind": principal.kind().clerk_name(),
+        "sub": principal.subject(),
+        "id": machine.map(|m| m.id()),
+        "scopes": principal.scopes(),
+        "format": machine.map(|m| if m.format() == TokenFormat::Jwt { "jwt" } else { "opaque" }),
+        "claims": machine.and_then(|m| m.claims().cloned()),
+        "client_id": machine.and_then(|m| m.client_id()),
+        "name": machine.and_then(|m| m.name()),
+        "expires_at": machine.and_then(|m| m.expires_at()),
+    }))
+}
+
+#[clerk_protected(accepts = "m2m")]
+async fn machine_only(caller: Principal) -> Json<Value> {
+    principal_json(&caller)
+}
+
+#[clerk_protected(accepts = "oauth", scopes = "read")]
+async fn oauth_read(caller: Principal) -> Json<Value> {
+    principal_json(&caller)
+}
+
+#[clerk_protected(accepts = ["m2m", "oauth"], scopes = ["read", "write"])]
+async fn read_write(caller: Principal) -> Json<Value> {
+    principal_json(&caller)
+}
+
+#[clerk_protected(accepts = "api_key")]
+async fn api_key_only(caller: Principal) -> Json<Value> {
+    principal_json(&caller)
+}
+
+#[clerk_protected(accepts = ["session", "m2m", "oauth", "api_key"])]
+async fn any_kind(caller: Principal) -> Json<Value> {
+    principal_json(&caller)
+}
+
+#[clerk_protected(optional, accepts = "any")]
+async fn maybe_any(caller: Option<Principal>) -> Json<Value> {
+    match caller {
+        Some(caller) => principal_json(&caller),
+        None => Json(json!({ "kind": null })),
+    }
+}
+
+async fn layered(caller: Principal) -> Json<Value> {
+    principal_json(&caller)
+}
+
 /// Every kind of protected route, with its own verifier for this config.
 pub fn router(verifier: ClerkVerifier) -> Router {
     Router::new()
@@ -176,6 +232,20 @@ pub fn router(verifier: ClerkVerifier) -> Router {
         .route("/admin-billing", get(admin_billing))
         .route("/items/{id}", get(with_state))
         .route("/notes", post(post_note))
+        .route("/machine", get(machine_only))
+        .route("/oauth-read", get(oauth_read))
+        .route("/read-write", get(read_write))
+        .route("/api-key", get(api_key_only))
+        .route("/any", get(any_kind))
+        .route("/maybe-any", get(maybe_any))
+        .nest(
+            "/layered",
+            Router::new().route("/caller", get(layered)).layer(
+                ClerkLayer::required()
+                    .with_verifier(verifier.clone())
+                    .accepts(Accepts::M2M.with(TokenKind::ApiKey)),
+            ),
+        )
         .with_state(Db("db"))
         .layer(Extension(verifier))
 }

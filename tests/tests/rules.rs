@@ -261,7 +261,10 @@ async fn header_rules_missing_kid_typ_cat_crit_and_embedded_keys() {
     assert_eq!(app.get("/me", Some(&no_typ)).await.status, 200);
     // A JWT template's category is not a session token (Clerk: a type mismatch).
     let template = app.issuer.token().header("cat", "cl_B7d4PD222AAA").sign();
-    assert_401(&app.get("/me", Some(&template)).await, "token-type-mismatch");
+    assert_401(
+        &app.get("/me", Some(&template)).await,
+        "token-type-mismatch",
+    );
     let ignore = app.issuer.token().header("cat", "cl_I7d4PD111III").sign();
     assert_eq!(app.get("/me", Some(&ignore)).await.status, 200);
     let crit = app.issuer.token().header("crit", json!(["exp"])).sign();
