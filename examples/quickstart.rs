@@ -9,7 +9,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use clerk_guard::openapi::ClerkSecurity;
-use clerk_guard::{clerk_protected, ClerkAuth};
+use clerk_guard::{clerk_protected, ClerkAuth, Principal, TokenKind};
 use clerk_guard_examples::{configure, init_tracing, serve};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
@@ -77,12 +77,33 @@ async fn danger(auth: ClerkAuth) -> Json<Value> {
     Json(json!({ "confirmed": auth.user_id() }))
 }
 
+/// A service-to-service route: M2M tokens only (JWT or opaque); answers
+/// with the calling machine's id as `sub`.
+#[clerk_protected(accepts = "m2m")]
+#[utoipa::path(get, path = "/machine", responses((status = 200, description = "The calling machine")))]
+async fn machine(caller: Principal) -> Json<Value> {
+    let token = caller.machine();
+    Json(json!({
+        "sub": caller.subject(),
+        "token_id": token.map(|m| m.id()),
+        "scopes": caller.scopes(),
+    }))
+}
+
+/// Any caller Clerk knows: a session, an M2M token, an OAuth access token or
+/// an API key.
+#[clerk_protected(accepts = ["session", "m2m", "oauth", "api_key"])]
+#[utoipa::path(get, path = "/any", responses((status = 200, description = "Who called, and how")))]
+async fn any(caller: Principal) -> Json<Value> {
+    Json(json!({ "kind": caller.kind().clerk_name(), "sub": caller.subject() }))
+}
+
 /// The quickstart's OpenAPI document, with Clerk's security on every
 /// protected route.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "clerk-guard quickstart"),
-    paths(public, me, maybe, admin, billing, pro, reports, danger),
+    paths(public, me, maybe, admin, billing, pro, reports, danger, machine, any),
     modifiers(&ClerkSecurity)
 )]
 struct ApiDoc;
@@ -104,6 +125,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/pro", get(pro))
         .route("/reports", get(reports))
         .route("/danger", get(danger))
+        .route("/machine", get(machine))
+        .route("/any", get(any))
         .route("/openapi.json", get(openapi_json))
         .merge(Scalar::with_url("/docs", ApiDoc::openapi()));
 
@@ -189,6 +212,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ] {
             println!("\n# {who}: {expect}");
             for route in ["pro", "reports", "danger"] {
+                println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
+            }
+        }
+        let m2m_jwt = issuer
+            .m2m_token()
+            .subject("mch_worker")
+            .expires_in(hour)
+            .sign();
+        let m2m_opaque = issuer.opaque(TokenKind::M2m).subject("mch_worker").mint();
+        let api_key = issuer
+            .opaque(TokenKind::ApiKey)
+            .subject("user_plain")
+            .mint();
+        for (who, token, expect) in [
+            (
+                "a machine with a JWT-format M2M token (mch_worker), verified without the network",
+                &m2m_jwt,
+                "/machine 200, /any 200, /me 401",
+            ),
+            (
+                "the same machine with an opaque M2M token (mt_…), verified by the Backend API",
+                &m2m_opaque,
+                "/machine 200, /any 200, /me 401",
+            ),
+            (
+                "an API key of user_plain (ak_…)",
+                &api_key,
+                "/machine 401, /any 200, /me 401",
+            ),
+            (
+                "a session token (user_plain)",
+                &user,
+                "/machine 401, /any 200, /me 200",
+            ),
+        ] {
+            println!("\n# {who}: {expect}");
+            for route in ["machine", "any", "me"] {
                 println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
             }
         }

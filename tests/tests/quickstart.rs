@@ -94,8 +94,9 @@ async fn every_printed_curl_line_answers_as_printed() {
     assert!(listening, "the quickstart did not print its address");
     assert_eq!(
         checks.len(),
-        23,
-        "5 anonymous lines, 4 routes for each of 3 users, 3 billing and step-up routes for each of 2 users"
+        35,
+        "5 anonymous lines, 4 routes for each of 3 users, 3 billing and step-up routes for each of \
+         2 users, 3 machine routes for each of 4 callers"
     );
 
     let client = reqwest::Client::new();
@@ -111,5 +112,10 @@ async fn every_printed_curl_line_answers_as_printed() {
             "{url} with token: {}",
             token.is_some()
         );
+        // The machine route answers with the machine's id as `sub`.
+        if url.ends_with("/machine") && status == 200 {
+            let body: serde_json::Value = reply.json().await.unwrap();
+            assert_eq!(body["sub"], "mch_worker", "{url}");
+        }
     }
 }
