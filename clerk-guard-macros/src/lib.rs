@@ -23,6 +23,9 @@ mod validate;
 /// ```ignore
 /// #[clerk_protected(roles = "admin")]
 /// async fn admin(auth: ClerkAuth) -> String { auth.user_id().to_owned() }
+///
+/// #[clerk_protected(accepts = ["m2m", "api_key"], scopes = "ingest")]
+/// async fn ingest(caller: Principal) -> String { caller.subject().to_owned() }
 /// ```
 #[proc_macro_attribute]
 pub fn clerk_protected(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -764,9 +764,9 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// How long a Backend API "not found" for an opaque token is remembered,
-    /// so a client retrying a bad token costs one call. Default 10 s; zero
-    /// turns it off.
+    /// How long a Backend API refusal of an opaque token (not found,
+    /// revoked, expired) is remembered, so a client retrying a bad token
+    /// costs one call. Default 10 s; zero turns it off.
     ///
     /// ```
     /// # let b = clerk_guard::ClerkConfig::builder().secret_key("sk_test_x");
@@ -793,7 +793,7 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// How many opaque-token answers (valid and "not found" each) are kept.
+    /// How many opaque-token answers (valid and refused, each) are kept.
     /// Default 10,000; zero keeps none.
     ///
     /// ```

@@ -65,6 +65,34 @@
 //! | `#[clerk_protected(plan = ["pro", "team"])]` | sessions on any of those plans (`pla`) |
 //! | `#[clerk_protected(reverification = "strict")]` | a recent step-up (`fva`; presets `strict_mfa`, `strict`, `moderate`, `lax`, or `reverification(level = "second_factor", after_minutes = 30)`); Clerk's own 403 body otherwise |
 //! | `#[clerk_protected(optional)]` | everyone; `Option<ClerkAuth>` is `None` for anonymous or invalid tokens |
+//! | `#[clerk_protected(accepts = "m2m")]` | machine-to-machine tokens only (JWT or opaque `mt_…`) |
+//! | `#[clerk_protected(accepts = ["session", "m2m", "oauth", "api_key"])]` | any of these kinds of token (`"any"` for all) |
+//! | `#[clerk_protected(accepts = "oauth", scopes = ["read", "write"])]` | OAuth access tokens with every listed scope |
+//!
+//! # Machine requests
+//!
+//! As Clerk's `acceptsToken`, `accepts = …` lets a route admit M2M tokens,
+//! OAuth access tokens and API keys besides (or instead of) session tokens;
+//! the handler reads whoever called as a [`Principal`]:
+//!
+//! ```
+//! use clerk_guard::{clerk_protected, Principal};
+//!
+//! #[clerk_protected(accepts = "m2m")]
+//! async fn ingest(caller: Principal) -> String {
+//!     format!("called by machine {}", caller.subject())
+//! }
+//! ```
+//!
+//! JWT machine tokens are verified locally against the same JWKS, with the
+//! rules Clerk applies to their kind. Opaque tokens (`mt_…`, `oat_…`,
+//! `ak_…`) are verified by the Backend API with the secret key, behind a
+//! short positive cache, a cache of refusals, one lookup per token at a
+//! time and a per-second cap on lookups of new tokens (503 with
+//! `Retry-After` past it); only strings of the known prefix, length and
+//! alphabet are ever sent. Machine tokens are read from the `Authorization`
+//! header only. A token of a kind the route does not accept is 401
+//! `token-type-mismatch`. Routers: [`ClerkLayer::accepts`].
 //!
 //! Application roles come from the claims `roles`, `role`, `metadata.role`,
 //! `metadata.roles` (configurable); an organization role never counts as an
@@ -131,7 +159,9 @@
 //! # Testing your app
 //!
 //! The `testing` feature brings `testing::TestIssuer`: a local issuer with
-//! a JWKS server on loopback and a token builder for every claim shape.
+//! a JWKS server on loopback and a token builder for every claim shape, which
+//! also plays Clerk's Backend API for machine tokens (mint, revoke, count
+//! lookups, fail on command).
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
