@@ -433,7 +433,8 @@ impl TestIssuer {
         OpaqueTokenBuilder::new(Arc::clone(&self.backend), kind)
     }
 
-    /// Revokes an opaque token: the Backend API answers `revoked: true` from now on.
+    /// Revokes an opaque token: the Backend API answers 404 for it from now
+    /// on (`revoked: true` in [`BackendApiMode::ReportRefusals`]).
     /// Returns whether the token was known.
     ///
     /// ```no_run

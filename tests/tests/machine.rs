@@ -482,19 +482,52 @@ async fn a_cached_answer_never_outlives_the_token() {
     assert_eq!(app.get("/machine", Some(&token)).await.status, 200);
     assert_eq!(app.issuer.backend_api_calls(), 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The Backend API answers 404 for an expired token, as for an unknown one.
     assert_status(
         &app.get("/machine", Some(&token)).await,
         401,
-        "token-expired",
+        "token-invalid",
     );
     assert_eq!(
         app.issuer.backend_api_calls(),
         2,
         "asked again after expiry"
     );
-    // An already expired token is refused.
     let old = app.issuer.opaque(TokenKind::ApiKey).expires_in(-5).mint();
-    assert_status(&app.get("/api-key", Some(&old)).await, 401, "token-expired");
+    assert_status(&app.get("/api-key", Some(&old)).await, 401, "token-invalid");
+}
+
+#[tokio::test]
+async fn revoked_or_expired_resources_are_refused_and_never_cached_as_valid() {
+    let app = TestApp::start().await;
+    app.issuer
+        .set_backend_api_mode(BackendApiMode::ReportRefusals);
+    let expired = app.issuer.opaque(TokenKind::ApiKey).expires_in(-5).mint();
+    assert_status(
+        &app.get("/api-key", Some(&expired)).await,
+        401,
+        "token-expired",
+    );
+    let revoked = app.issuer.opaque(TokenKind::M2m).mint();
+    app.issuer.revoke(&revoked);
+    assert_status(
+        &app.get("/machine", Some(&revoked)).await,
+        401,
+        "token-invalid",
+    );
+    let calls = app.issuer.backend_api_calls();
+    // Both refusals are remembered for the not-found time: no new lookups.
+    assert_status(
+        &app.get("/api-key", Some(&expired)).await,
+        401,
+        "token-expired",
+    );
+    assert_status(
+        &app.get("/machine", Some(&revoked)).await,
+        401,
+        "token-invalid",
+    );
+    assert_eq!(app.issuer.backend_api_calls(), calls);
 }
 
 #[tokio::test]

@@ -25,8 +25,12 @@ use crate::TokenKind;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendApiMode {
-    /// Answer from the minted tokens (the default).
+    /// Answer from the minted tokens (the default): a valid token's
+    /// resource; 404 for an unknown, revoked or expired one.
     Serve,
+    /// Like `Serve`, but a revoked or expired token's resource is returned
+    /// with `revoked: true` / `expired: true` (a verifier must refuse it).
+    ReportRefusals,
     /// Answer every lookup with this status and no token.
     Status(u16),
     /// Never answer (the client's timeout fires).
@@ -138,7 +142,7 @@ fn clerk_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// Clerk's answer: the token resource, 404 for an unknown token (or one of
-/// another kind), 401 for a wrong secret key.
+/// another kind, or a revoked or expired one), 401 for a wrong secret key.
 async fn answer(
     state: &BackendState,
     headers: &HeaderMap,
@@ -152,7 +156,7 @@ async fn answer(
     }
     let mode = *lock(&state.mode);
     match mode {
-        BackendApiMode::Serve => {}
+        BackendApiMode::Serve | BackendApiMode::ReportRefusals => {}
         BackendApiMode::Status(code) => {
             return StatusCode::from_u16(code)
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -184,6 +188,9 @@ async fn answer(
     };
     let now = now();
     let expired = record.expires_at.is_some_and(|exp| exp <= now);
+    if (expired || record.revoked) && mode == BackendApiMode::Serve {
+        return clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "not found");
+    }
     let mut body = json!({
         "object": match kind {
             TokenKind::M2m => "machine_to_machine_token",
