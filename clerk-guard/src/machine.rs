@@ -913,19 +913,21 @@ impl OpaqueVerifier {
         }
     }
 
-    /// Asks the Backend API about `token`, and remembers the answer.
+    /// Asks the Backend API about `token`, and remembers the answer. The
+    /// paths carry no API version: `@clerk/backend` calls these three
+    /// endpoints with `skipApiVersionInUrl` (found by the differential test).
     async fn look_up(&self, token: &Arc<str>, kind: TokenKind) -> Lookup {
         let (path, body) = match kind {
             TokenKind::M2m => (
-                "/v1/m2m_tokens/verify",
+                "/m2m_tokens/verify",
                 serde_json::json!({ "token": &**token }),
             ),
             TokenKind::OAuth => (
-                "/v1/oauth_applications/access_tokens/verify",
+                "/oauth_applications/access_tokens/verify",
                 serde_json::json!({ "access_token": &**token }),
             ),
             _ => (
-                "/v1/api_keys/verify",
+                "/api_keys/verify",
                 serde_json::json!({ "secret": &**token }),
             ),
         };

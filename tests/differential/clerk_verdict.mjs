@@ -1,9 +1,10 @@
 // Asks Clerk's own backend SDK (@clerk/backend, pinned in package.json) for
 // its verdict on each case. Input on stdin: one JSON object
-//   { apiUrl, secretKey, publishableKey, cases: [{ id, token, authorizedParties, issuer, has: [...] }] }
+//   { apiUrl, secretKey, publishableKey, cases: [{ id, token, authorizedParties, issuer, acceptsToken, has: [...] }] }
 // Output on stdout: one JSON line per case
-//   { id, signedIn, reason, has: [true|false, ...] }
-// The JWKS comes from `${apiUrl}/v1/jwks`, served by the Rust test on loopback.
+//   { id, signedIn, reason, principal, has: [true|false, ...] }
+// The JWKS comes from `${apiUrl}/v1/jwks`, and opaque machine tokens are
+// looked up at `${apiUrl}/v1/...`: both served by the Rust test on loopback.
 import { createClerkClient } from '@clerk/backend';
 
 // Clerk's own warnings go to stderr: stdout carries only the verdicts.
@@ -27,11 +28,18 @@ for (const c of input.cases) {
   const options = {};
   if (c.authorizedParties) options.authorizedParties = c.authorizedParties;
   if (c.issuer) options.issuer = c.issuer;
+  if (c.acceptsToken) options.acceptsToken = c.acceptsToken;
   let verdict;
   try {
     const state = await clerk.authenticateRequest(request, options);
     const auth = state.toAuth();
-    const signedIn = state.isSignedIn === true && !!auth && !!auth.userId;
+    // With acceptsToken: authenticated as any accepted kind, and as whom.
+    const signedIn = c.acceptsToken
+      ? state.isAuthenticated === true && !!auth
+      : state.isSignedIn === true && !!auth && !!auth.userId;
+    const principal = c.acceptsToken && signedIn
+      ? `${state.tokenType}:${auth.subject ?? auth.userId}`
+      : '';
     const has = (c.has || []).map((check) => {
       if (!signedIn) return false;
       try {
@@ -40,9 +48,10 @@ for (const c of input.cases) {
         return false;
       }
     });
-    verdict = { id: c.id, signedIn, reason: state.reason ?? null, has };
+    const reason = state.message ? `${state.reason}: ${state.message}` : state.reason ?? null;
+    verdict = { id: c.id, signedIn, reason, principal, has };
   } catch (error) {
-    verdict = { id: c.id, signedIn: false, reason: `exception: ${error?.message ?? error}`, has: (c.has || []).map(() => false) };
+    verdict = { id: c.id, signedIn: false, reason: `exception: ${error?.message ?? error}`, principal: '', has: (c.has || []).map(() => false) };
   }
   write(JSON.stringify(verdict) + '\n');
 }

@@ -25,8 +25,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
-use clerk_guard::testing::{TestAlg, TestIssuer, TestKey, TokenBuilder};
-use clerk_guard::{ClerkAuth, ClerkVerifier};
+use clerk_guard::testing::{TestAlg, TestIssuer, TestKey, TokenBuilder, TEST_SECRET_KEY};
+use clerk_guard::{Accepts, ClerkAuth, ClerkVerifier, TokenKind};
 use serde_json::{json, Value};
 
 const CLERK_BACKEND: &str = "@clerk/backend@3.25.0";
@@ -40,6 +40,9 @@ struct Case {
     parties: Vec<String>,
     issuer: Option<String>,
     has: Vec<Value>,
+    /// Clerk's `acceptsToken` (a kind's name, `"any"`, or a list); `None`
+    /// for a plain session route.
+    accepts: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,30 @@ struct Verdict {
     signed_in: bool,
     has: Vec<bool>,
     reason: String,
+    /// `<token type>:<subject>` when signed in on a route with `accepts`.
+    principal: String,
+}
+
+/// clerk-guard's `Accepts` for Clerk's `acceptsToken` value.
+fn accepts_of(value: &Value) -> Accepts {
+    let names: Vec<&str> = match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        other => vec![other.as_str().unwrap()],
+    };
+    if names.contains(&"any") {
+        return Accepts::ANY;
+    }
+    let mut kinds = names
+        .iter()
+        .map(|name| TokenKind::parse(name).unwrap_or_else(|| panic!("kind {name}")));
+    let first = kinds.next().expect("at least one kind");
+    let start = match first {
+        TokenKind::Session => Accepts::SESSION,
+        TokenKind::M2m => Accepts::M2M,
+        TokenKind::OAuth => Accepts::OAUTH,
+        TokenKind::ApiKey => Accepts::API_KEY,
+    };
+    kinds.fold(start, Accepts::with)
 }
 
 fn now() -> i64 {
@@ -98,13 +125,13 @@ fn clerk_backend() -> Result<PathBuf, String> {
 fn clerk_verdicts(dir: &Path, api_url: &str, cases: &[Case]) -> BTreeMap<String, Verdict> {
     let input = json!({
         "apiUrl": api_url,
-        "secretKey": "sk_test_differential",
+        "secretKey": TEST_SECRET_KEY,
         // "clerk.example.com$": only its form matters for header tokens.
         "publishableKey": format!("pk_test_{}", base64::engine::general_purpose::STANDARD.encode("clerk.example.com$")),
         "cases": cases.iter().map(|c| json!({
             "id": c.id, "token": c.token, "scheme": c.scheme,
             "authorizedParties": (!c.parties.is_empty()).then_some(&c.parties),
-            "issuer": c.issuer, "has": c.has,
+            "issuer": c.issuer, "has": c.has, "acceptsToken": c.accepts,
         })).collect::<Vec<_>>(),
     });
     let mut child = Command::new("node")
@@ -142,6 +169,7 @@ fn clerk_verdicts(dir: &Path, api_url: &str, cases: &[Case]) -> BTreeMap<String,
                     .map(|b| *b == true)
                     .collect(),
                 reason: v["reason"].as_str().unwrap_or("").to_owned(),
+                principal: v["principal"].as_str().unwrap_or("").to_owned(),
             };
             (v["id"].as_str().unwrap().to_owned(), verdict)
         })
@@ -186,7 +214,7 @@ async fn guard_verdicts(issuer: &TestIssuer, cases: &[Case]) -> BTreeMap<String,
             .entry((case.parties.clone(), case.issuer.clone()))
             .or_insert_with(|| {
                 let mut config = clerk_guard::ClerkConfig::builder()
-                    .secret_key("sk_test_differential")
+                    .secret_key(TEST_SECRET_KEY)
                     .api_url(issuer.issuer())
                     .authorized_parties(case.parties.clone());
                 if let Some(iss) = &case.issuer {
@@ -199,16 +227,33 @@ async fn guard_verdicts(issuer: &TestIssuer, cases: &[Case]) -> BTreeMap<String,
         if let Ok(value) = HeaderValue::from_str(&format!("{} {}", case.scheme, case.token)) {
             headers.insert("authorization", value);
         }
-        let verdict = match verifier.authenticate(&headers).await {
-            Ok(auth) => Verdict {
-                signed_in: true,
-                has: case.has.iter().map(|c| has(&auth, c)).collect(),
-                reason: String::new(),
+        let refused = |rejection: clerk_guard::AuthRejection| Verdict {
+            signed_in: false,
+            has: vec![false; case.has.len()],
+            reason: rejection.reason().code().to_owned(),
+            principal: String::new(),
+        };
+        let verdict = match &case.accepts {
+            None => match verifier.authenticate(&headers).await {
+                Ok(auth) => Verdict {
+                    signed_in: true,
+                    has: case.has.iter().map(|c| has(&auth, c)).collect(),
+                    reason: String::new(),
+                    principal: String::new(),
+                },
+                Err(rejection) => refused(rejection),
             },
-            Err(rejection) => Verdict {
-                signed_in: false,
-                has: vec![false; case.has.len()],
-                reason: rejection.reason().code().to_owned(),
+            Some(accepts) => match verifier
+                .authenticate_as(&headers, accepts_of(accepts))
+                .await
+            {
+                Ok(principal) => Verdict {
+                    signed_in: true,
+                    has: Vec::new(),
+                    reason: String::new(),
+                    principal: format!("{}:{}", principal.kind().clerk_name(), principal.subject()),
+                },
+                Err(rejection) => refused(rejection),
             },
         };
         verdicts.insert(case.id.clone(), verdict);
@@ -281,6 +326,7 @@ impl Corpus<'_> {
             parties: Vec::new(),
             issuer: None,
             has: Vec::new(),
+            accepts: None,
         });
         self.cases.last_mut().unwrap()
     }
@@ -903,6 +949,148 @@ fn random_cases(c: &mut Corpus<'_>, count: usize) {
     }
 }
 
+/// Machine tokens, JWT and opaque, of every kind, on routes accepting each
+/// kind, several, `any` or sessions only; then each JWT rule broken once.
+fn machine_cases(c: &mut Corpus<'_>) {
+    let i = c.issuer;
+    let revoked = i.opaque(TokenKind::ApiKey).subject("user_revoked").mint();
+    i.revoke(&revoked);
+    let tokens: Vec<(&str, String)> = vec![
+        ("session", i.token().subject("user_m").sign()),
+        ("m2m-jwt", i.m2m_token().subject("mch_jwt").sign()),
+        ("oauth-jwt", i.oauth_token().subject("user_oauth").sign()),
+        (
+            "oauth-jwt-app-typ",
+            i.oauth_token()
+                .subject("user_oauth2")
+                .header("typ", "application/at+jwt")
+                .sign(),
+        ),
+        (
+            "m2m-opaque",
+            i.opaque(TokenKind::M2m).subject("mch_opaque").mint(),
+        ),
+        (
+            "oauth-opaque",
+            i.opaque(TokenKind::OAuth).subject("user_oat").mint(),
+        ),
+        (
+            "api-key",
+            i.opaque(TokenKind::ApiKey).subject("user_key").mint(),
+        ),
+        (
+            "m2m-unknown",
+            "mt_00000000000000000000000000000000".to_owned(),
+        ),
+        ("api-key-revoked", revoked),
+        (
+            "oauth-expired",
+            i.opaque(TokenKind::OAuth).expires_in(-60).mint(),
+        ),
+        ("m2m-short", "mt_short".to_owned()),
+        ("junk", "not-a-token".to_owned()),
+    ];
+    let accepts: [(&str, Value); 7] = [
+        ("m2m", json!("m2m_token")),
+        ("oauth", json!("oauth_token")),
+        ("apikey", json!("api_key")),
+        ("session", json!("session_token")),
+        ("any", json!("any")),
+        (
+            "all4",
+            json!(["session_token", "m2m_token", "oauth_token", "api_key"]),
+        ),
+        ("m2m-apikey", json!(["m2m_token", "api_key"])),
+    ];
+    for (name, token) in &tokens {
+        for (route, value) in &accepts {
+            c.add(&format!("machine-{name}-on-{route}"), token.clone())
+                .accepts = Some(value.clone());
+        }
+    }
+    let m2m_rules: Vec<(&str, TokenBuilder)> = vec![
+        ("expired", i.m2m_token().expired()),
+        ("nbf-future", i.m2m_token().not_yet_valid()),
+        ("iat-future", i.m2m_token().issued_at_in(600)),
+        ("no-exp", i.m2m_token().without_claim("exp")),
+        ("exp-string", i.m2m_token().claim("exp", "soon")),
+        (
+            "cat-session",
+            i.m2m_token().header("cat", "cl_B7d4PD111AAA"),
+        ),
+        (
+            "cat-template",
+            i.m2m_token().header("cat", "cl_B7d4PD222AAA"),
+        ),
+        ("no-cat", i.m2m_token().without_header("cat")),
+        ("typ-jose", i.m2m_token().header("typ", "JOSE")),
+        ("typ-lower", i.m2m_token().header("typ", "jwt")),
+        ("no-typ", i.m2m_token().without_header("typ")),
+        ("typ-at-jwt", i.m2m_token().header("typ", "at+jwt")),
+        ("alg-rs512", i.m2m_token().alg(TestAlg::Rs512)),
+        ("alg-none-header", i.m2m_token().header("alg", "none")),
+        ("alg-hs256-header", i.m2m_token().header("alg", "HS256")),
+        (
+            "foreign-key",
+            i.m2m_token()
+                .signed_with(Arc::new(TestKey::generate("ins_test_1"))),
+        ),
+        ("unknown-kid", i.m2m_token().header("kid", "ins_unknown")),
+        ("azp-other", i.m2m_token().azp("https://evil.example.com")),
+        ("aud", i.m2m_token().claim("aud", json!(["mch_target"]))),
+        ("scopes", i.m2m_token().scopes(["mch_a", "mch_b"])),
+        ("sub-number", i.m2m_token().claim("sub", 5)),
+        ("crit", i.m2m_token().header("crit", json!(["exp"]))),
+    ];
+    for (name, builder) in m2m_rules {
+        c.add(&format!("machine-m2m-jwt-{name}"), builder.sign())
+            .accepts = Some(json!("m2m_token"));
+    }
+    let oauth_rules: Vec<(&str, TokenBuilder)> = vec![
+        ("expired", i.oauth_token().expired()),
+        ("nbf-future", i.oauth_token().not_yet_valid()),
+        ("no-exp", i.oauth_token().without_claim("exp")),
+        ("no-sub", i.oauth_token().without_claim("sub")),
+        (
+            "cat-session",
+            i.oauth_token().header("cat", "cl_B7d4PD111AAA"),
+        ),
+        (
+            "foreign-key",
+            i.oauth_token()
+                .signed_with(Arc::new(TestKey::generate("ins_test_1"))),
+        ),
+        ("no-kid", i.oauth_token().without_header("kid")),
+        ("scp", i.oauth_token().scopes(["read", "write"])),
+        (
+            "aud",
+            i.oauth_token().claim("aud", "https://api.example.com"),
+        ),
+        ("crit", i.oauth_token().header("crit", json!(["exp"]))),
+    ];
+    for (name, builder) in oauth_rules {
+        c.add(&format!("machine-oauth-jwt-{name}"), builder.sign())
+            .accepts = Some(json!("oauth_token"));
+    }
+    // azp on a machine token is checked only when present.
+    let parties = vec!["http://localhost:3000".to_owned()];
+    for (name, token) in [
+        ("azp-absent", i.m2m_token().sign()),
+        (
+            "azp-listed",
+            i.m2m_token().azp("http://localhost:3000").sign(),
+        ),
+        (
+            "azp-other",
+            i.m2m_token().azp("https://evil.example.com").sign(),
+        ),
+    ] {
+        let case = c.add(&format!("machine-m2m-jwt-parties-{name}"), token);
+        case.accepts = Some(json!("m2m_token"));
+        case.parties = parties.clone();
+    }
+}
+
 #[tokio::test]
 async fn clerk_guard_agrees_with_clerks_own_verifier() {
     let dir = match clerk_backend() {
@@ -924,6 +1112,7 @@ async fn clerk_guard_agrees_with_clerks_own_verifier() {
     curated(&mut corpus, &any_alg);
     org_cases(&mut corpus);
     billing_and_reverification_cases(&mut corpus);
+    machine_cases(&mut corpus);
     let curated_count = corpus.cases.len();
     random_cases(&mut corpus, 300);
     let cases = corpus.cases;
@@ -947,7 +1136,10 @@ async fn clerk_guard_agrees_with_clerks_own_verifier() {
     let mut failures = Vec::new();
     for case in &cases {
         let (mine, theirs) = (&ours[&case.id], &clerks[&case.id]);
-        if mine.signed_in == theirs.signed_in && mine.has == theirs.has {
+        if mine.signed_in == theirs.signed_in
+            && mine.has == theirs.has
+            && mine.principal == theirs.principal
+        {
             agreed += 1;
             continue;
         }

@@ -100,12 +100,12 @@ impl BackendState {
 /// The Backend API routes, mounted beside the JWKS.
 pub(super) fn routes(state: Arc<BackendState>) -> Router {
     Router::new()
-        .route("/v1/m2m_tokens/verify", post(verify_m2m))
+        .route("/m2m_tokens/verify", post(verify_m2m))
         .route(
-            "/v1/oauth_applications/access_tokens/verify",
+            "/oauth_applications/access_tokens/verify",
             post(verify_oauth),
         )
-        .route("/v1/api_keys/verify", post(verify_api_key))
+        .route("/api_keys/verify", post(verify_api_key))
         .with_state(state)
 }
 
