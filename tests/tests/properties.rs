@@ -5,6 +5,11 @@
 //!   bytes, through `ClerkVerifier::verify` and `authenticate` against a real
 //!   JWKS on loopback: never a panic, never a 5xx, and nothing admitted but
 //!   the untouched valid tokens.
+//! - Machine tokens: valid M2M and OAuth JWTs and opaque `mt_`/`oat_`/`ak_`
+//!   tokens mutated at random, and arbitrary strings behind each machine
+//!   prefix, through `ClerkVerifier::verify_as` on a route accepting every
+//!   kind: nothing admitted but the untouched tokens, never a 5xx, and no
+//!   Backend API lookup for a string without the known length and alphabet.
 //! - JWKS bodies: arbitrary bytes and JSON, and key sets built from good and
 //!   broken JWKs, through the verifier's own parser: never a panic, and
 //!   exactly the well-formed RSA signing keys of 2048 bits or more are used.
@@ -19,7 +24,7 @@ use std::sync::OnceLock;
 use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use clerk_guard::testing::{usable_jwks_kids, ClaimShape, TestIssuer, TestKey};
-use clerk_guard::ClerkVerifier;
+use clerk_guard::{Accepts, ClerkVerifier, TokenKind};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{json, Value};
@@ -41,10 +46,12 @@ fn config(default: u32) -> Config {
 /// on and off) and a handful of valid tokens of every shape.
 struct World {
     runtime: tokio::runtime::Runtime,
-    _issuer: TestIssuer,
+    issuer: TestIssuer,
     cached: ClerkVerifier,
     uncached: ClerkVerifier,
     valid: Vec<String>,
+    /// Valid machine tokens: JWT M2M, JWT OAuth, opaque M2M, OAuth, API key.
+    machine_valid: Vec<String>,
 }
 
 fn world() -> &'static World {
@@ -61,6 +68,9 @@ fn world() -> &'static World {
                 .config()
                 .token_cache_bytes(capacity)
                 .unknown_kid_cooldown(std::time::Duration::from_secs(3600))
+                // Every property case may look up a new opaque token.
+                .machine_lookups_per_second(u32::MAX)
+                .machine_cache_ttl(std::time::Duration::from_secs(capacity.min(1) as u64 * 60))
                 .build()
                 .unwrap();
             ClerkVerifier::new(config).unwrap()
@@ -94,12 +104,24 @@ fn world() -> &'static World {
                 .without_claim("sid")
                 .sign(),
         ];
+        let machine_valid = vec![
+            issuer.m2m_token().expires_in(3600).scopes(["mch_a"]).sign(),
+            issuer
+                .oauth_token()
+                .expires_in(3600)
+                .scopes(["read"])
+                .sign(),
+            issuer.opaque(TokenKind::M2m).mint(),
+            issuer.opaque(TokenKind::OAuth).mint(),
+            issuer.opaque(TokenKind::ApiKey).mint(),
+        ];
         let world = World {
             cached: verifier(10_000),
             uncached: verifier(0),
             runtime,
-            _issuer: issuer,
+            issuer,
             valid,
+            machine_valid,
         };
         // Keys are fetched once, up front: the key set is fixed from here on.
         for token in &world.valid {
@@ -111,6 +133,28 @@ fn world() -> &'static World {
         }
         world
     })
+}
+
+/// `verdict` for a route accepting every kind of token.
+fn machine_verdict(token: &str) -> Result<bool, String> {
+    let world = world();
+    let mut admitted = Vec::new();
+    for verifier in [&world.cached, &world.uncached] {
+        match world
+            .runtime
+            .block_on(verifier.verify_as(token, Accepts::ANY))
+        {
+            Ok(_) => admitted.push(true),
+            Err(rejection) if rejection.status().is_server_error() => {
+                return Err(format!("{} for {token:?}", rejection.reason()));
+            }
+            Err(_) => admitted.push(false),
+        }
+    }
+    if admitted[0] != admitted[1] {
+        return Err(format!("cache on and off disagree on {token:?}"));
+    }
+    Ok(admitted[0])
 }
 
 /// The verdict of both verifiers: `Ok(true)` admitted, `Ok(false)` refused
@@ -322,6 +366,50 @@ proptest! {
             Ok(auth) => prop_assert!(world.valid.iter().any(|t| t == auth.token())),
             Err(rejection) => prop_assert!(!rejection.status().is_server_error()),
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(96))]
+
+    #[test]
+    fn mutated_machine_tokens_are_never_admitted(
+        which in 0usize..5,
+        mutations in prop::collection::vec(mutation(), 1..4),
+    ) {
+        let world = world();
+        let original = &world.machine_valid[which];
+        let mut bytes = original.as_bytes().to_vec();
+        for m in &mutations {
+            bytes = apply(&bytes, m, &world.machine_valid);
+        }
+        let token = String::from_utf8_lossy(&bytes).into_owned();
+        let admitted = machine_verdict(&token).map_err(TestCaseError::fail)?;
+        prop_assert!(
+            !admitted || world.machine_valid.contains(&token) || world.valid.contains(&token),
+            "admitted a mutated machine token after {:?}: {}", mutations, token
+        );
+    }
+
+    #[test]
+    fn strings_behind_a_machine_prefix_are_looked_up_only_when_well_formed(
+        prefix in prop_oneof![Just("mt_"), Just("oat_"), Just("ak_")],
+        body in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+            "[A-Za-z0-9]{0,140}",
+            "[A-Za-z0-9_.!-]{10,40}",
+        ],
+    ) {
+        let world = world();
+        let token = format!("{prefix}{body}");
+        let well_formed = (12..=128).contains(&body.len())
+            && body.bytes().all(|b| b.is_ascii_alphanumeric());
+        let before = world.issuer.backend_api_calls();
+        let admitted = machine_verdict(&token).map_err(TestCaseError::fail)?;
+        let looked_up = world.issuer.backend_api_calls() > before;
+        prop_assert!(!admitted || world.machine_valid.contains(&token), "admitted {token:?}");
+        prop_assert!(well_formed || !looked_up, "looked up {token:?}");
     }
 }
 
