@@ -1,13 +1,15 @@
 //! The token path: any bytes as a session token (and as an `Authorization`
-//! header), verified against a fixed PEM key with no network. Never a panic;
-//! nothing but the one valid token is admitted.
+//! header), and as any kind of token on a route accepting every kind
+//! (`verify_as`: classification, M2M and OAuth JWT rules), verified against
+//! a fixed PEM key with no network. Never a panic; nothing is admitted; a
+//! 5xx only for a well-formed opaque token (no secret key is configured).
 #![no_main]
 
 use std::sync::OnceLock;
 
 use axum::http::{HeaderMap, HeaderValue};
 use clerk_guard::testing::TestKey;
-use clerk_guard::{ClerkConfig, ClerkVerifier};
+use clerk_guard::{Accepts, ClerkConfig, ClerkVerifier, Reason};
 use futures_util::FutureExt as _;
 use libfuzzer_sys::fuzz_target;
 
@@ -41,6 +43,23 @@ fuzz_target!(|data: &[u8]| {
     // The fuzzer cannot sign with the fixture's key: nothing is admitted.
     assert!(outcome.is_err(), "admitted {token:?}");
     assert!(!outcome.unwrap_err().status().is_server_error());
+    // Every kind: no network either (opaque tokens need a secret key, which
+    // this configuration lacks, so they are 503 configuration-invalid).
+    let outcome = fixture
+        .verifier
+        .verify_as(&token, Accepts::ANY)
+        .now_or_never()
+        .expect("no I/O with a PEM key and no secret key");
+    let rejection = outcome.expect_err("nothing is admitted");
+    if rejection.status().is_server_error() {
+        assert_eq!(rejection.reason(), Reason::ConfigurationInvalid, "{token:?}");
+        let body = ["mt_", "oat_", "ak_"]
+            .iter()
+            .find_map(|p| token.strip_prefix(p))
+            .expect("only opaque tokens need the Backend API");
+        assert!((12..=128).contains(&body.len()), "{token:?}");
+        assert!(body.bytes().all(|b| b.is_ascii_alphanumeric()), "{token:?}");
+    }
     if let Ok(value) = HeaderValue::from_bytes(data) {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", value.clone());
