@@ -140,7 +140,9 @@ fn world() -> &'static World {
 static LOOKUPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn lookups_lock() -> std::sync::MutexGuard<'static, ()> {
-    LOOKUPS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    LOOKUPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `verdict` for a route accepting every kind of token.
