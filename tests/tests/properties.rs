@@ -147,34 +147,30 @@ fn lookups_lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// `verdict` for a route accepting every kind of token.
 fn machine_verdict(token: &str) -> Result<bool, String> {
-    let world = world();
-    let mut admitted = Vec::new();
-    for verifier in [&world.cached, &world.uncached] {
-        match world
-            .runtime
-            .block_on(verifier.verify_as(token, Accepts::ANY))
-        {
-            Ok(_) => admitted.push(true),
-            Err(rejection) if rejection.status().is_server_error() => {
-                return Err(format!("{} for {token:?}", rejection.reason()));
-            }
-            Err(_) => admitted.push(false),
-        }
-    }
-    if admitted[0] != admitted[1] {
-        return Err(format!("cache on and off disagree on {token:?}"));
-    }
-    Ok(admitted[0])
+    judge(token, Some(Accepts::ANY))
 }
 
 /// The verdict of both verifiers: `Ok(true)` admitted, `Ok(false)` refused
 /// with 401/403, `Err` for anything else (a 5xx).
 fn verdict(token: &str) -> Result<bool, String> {
+    judge(token, None)
+}
+
+/// Both verifiers' verdict on `token`, as a session token or (with
+/// `accepts`) as any kind the route accepts.
+fn judge(token: &str, accepts: Option<Accepts>) -> Result<bool, String> {
     let world = world();
     let mut admitted = Vec::new();
     for verifier in [&world.cached, &world.uncached] {
-        match world.runtime.block_on(verifier.verify(token)) {
-            Ok(_) => admitted.push(true),
+        let outcome = match accepts {
+            None => world.runtime.block_on(verifier.verify(token)).map(|_| ()),
+            Some(accepts) => world
+                .runtime
+                .block_on(verifier.verify_as(token, accepts))
+                .map(|_| ()),
+        };
+        match outcome {
+            Ok(()) => admitted.push(true),
             Err(rejection) if rejection.status().is_server_error() => {
                 return Err(format!("{} for {token:?}", rejection.reason()));
             }
