@@ -39,7 +39,7 @@ pub struct ClerkAuth(Arc<AuthInner>);
 /// of them.
 struct AuthInner {
     token: Arc<str>,
-    payload: Box<[u8]>,
+    payload: Vec<u8>,
     registered: Registered,
     role_claims: Arc<[Vec<String>]>,
     claims: OnceLock<Map<String, Value>>,
@@ -47,28 +47,136 @@ struct AuthInner {
     roles: OnceLock<Vec<String>>,
 }
 
-/// The claims the verifier relies on. A wrong JSON type (including `null`)
-/// fails deserialization, so the token is invalid, never "claim absent".
+/// The claims the verifier relies on, as read from the payload. A wrong JSON
+/// type (including `null`) fails deserialization, so the token is invalid,
+/// never "claim absent". Strings are borrowed from the payload when they
+/// can be (no JSON escapes), so reading them allocates nothing.
 #[derive(Deserialize)]
-struct Registered {
-    #[serde(default, deserialize_with = "present")]
-    sub: Option<Box<str>>,
+struct RawRegistered<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    sub: Option<Raw<'a>>,
     #[serde(default, deserialize_with = "present")]
     exp: Option<f64>,
     #[serde(default, deserialize_with = "present")]
     nbf: Option<f64>,
     #[serde(default, deserialize_with = "present")]
     iat: Option<f64>,
-    #[serde(default, deserialize_with = "present")]
-    iss: Option<Box<str>>,
-    #[serde(default, deserialize_with = "present")]
-    azp: Option<Box<str>>,
-    #[serde(default, deserialize_with = "present")]
-    sid: Option<Box<str>>,
-    #[serde(default, deserialize_with = "present")]
-    sts: Option<Box<str>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    iss: Option<Raw<'a>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    azp: Option<Raw<'a>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    sid: Option<Raw<'a>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    sts: Option<Raw<'a>>,
     #[serde(default, deserialize_with = "present")]
     v: Option<f64>,
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+enum Raw<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl<'de> Deserialize<'de> for Raw<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Raw<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Raw::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Raw::Owned(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Raw::Owned(v))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+/// A string claim kept with the payload: where its bytes sit in it, or its
+/// own copy when JSON escapes made the value differ from those bytes.
+enum Text {
+    At { start: u32, len: u32 },
+    Owned(Box<str>),
+}
+
+impl Text {
+    /// `raw`, located in `payload` when it was borrowed from it.
+    fn new(raw: Raw<'_>, payload: &[u8]) -> Text {
+        match raw {
+            Raw::Borrowed(s) => {
+                let start = (s.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
+                match (u32::try_from(start), u32::try_from(s.len())) {
+                    (Ok(start), Ok(len)) if start as usize + s.len() <= payload.len() => {
+                        Text::At { start, len }
+                    }
+                    _ => Text::Owned(s.into()),
+                }
+            }
+            Raw::Owned(s) => Text::Owned(s.into_boxed_str()),
+        }
+    }
+
+    fn get<'a>(&'a self, payload: &'a [u8]) -> &'a str {
+        match self {
+            Text::At { start, len } => {
+                let (start, len) = (*start as usize, *len as usize);
+                // The bytes were a `str` when read; they never change.
+                payload
+                    .get(start..start + len)
+                    .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                    .unwrap_or_default()
+            }
+            Text::Owned(s) => s,
+        }
+    }
+
+    /// Heap bytes of its own (none when it lives in the payload).
+    fn own_bytes(&self) -> usize {
+        match self {
+            Text::At { .. } => 0,
+            Text::Owned(s) => s.len(),
+        }
+    }
+}
+
+/// The claims the verifier relies on, kept beside the payload.
+struct Registered {
+    sub: Option<Text>,
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    iat: Option<f64>,
+    iss: Option<Text>,
+    azp: Option<Text>,
+    sid: Option<Text>,
+    sts: Option<Text>,
+    v: Option<f64>,
+}
+
+impl Registered {
+    fn read(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        let raw: RawRegistered<'_> = serde_json::from_slice(payload)?;
+        let text = |value: Option<Raw<'_>>| value.map(|raw| Text::new(raw, payload));
+        Ok(Registered {
+            sub: text(raw.sub),
+            exp: raw.exp,
+            nbf: raw.nbf,
+            iat: raw.iat,
+            iss: text(raw.iss),
+            azp: text(raw.azp),
+            sid: text(raw.sid),
+            sts: text(raw.sts),
+            v: raw.v,
+        })
+    }
 }
 
 /// A field that is present must have its type: `null` is not "absent".
@@ -153,13 +261,13 @@ impl ClerkAuth {
         token: Arc<str>,
         role_claims: &Arc<[Vec<String>]>,
     ) -> Result<Self, AuthRejection> {
-        let registered: Registered = serde_json::from_slice(&payload).map_err(|_| {
+        let registered = Registered::read(&payload).map_err(|_| {
             AuthRejection::with_detail(
                 Reason::TokenInvalid,
                 "payload is not a JSON object with claims of the right types",
             )
         })?;
-        match registered.sub.as_deref() {
+        match registered.sub.as_ref().map(|sub| sub.get(&payload)) {
             None => return Err(type_error("sub is missing")),
             Some("") => return Err(type_error("sub is empty")),
             Some(sub) if sub.starts_with("mch_") => {
@@ -175,7 +283,7 @@ impl ClerkAuth {
         }
         Ok(ClerkAuth(Arc::new(AuthInner {
             token,
-            payload: payload.into_boxed_slice(),
+            payload,
             registered,
             role_claims: Arc::clone(role_claims),
             claims: OnceLock::new(),
@@ -197,7 +305,7 @@ impl ClerkAuth {
             &inner.registered.sts,
         ]
         .iter()
-        .map(|s| s.as_ref().map_or(0, |s| s.len()))
+        .map(|s| s.as_ref().map_or(0, Text::own_bytes))
         .sum::<usize>();
         // A parsed claim map takes about six times its JSON text (node
         // overhead per entry); counted up front, as any handler may ask.
@@ -205,8 +313,14 @@ impl ClerkAuth {
         std::mem::size_of::<AuthInner>()
             + 2 * std::mem::size_of::<usize>() // the Arc counts
             + inner.token.len()
-            + inner.payload.len() * (1 + PARSED_CLAIMS_FACTOR)
+            + inner.payload.capacity()
+            + inner.payload.len() * PARSED_CLAIMS_FACTOR
             + strings
+    }
+
+    /// A string claim of the registered set, from the payload.
+    fn text<'a>(&'a self, claim: &'a Option<Text>) -> Option<&'a str> {
+        claim.as_ref().map(|text| text.get(&self.0.payload))
     }
 
     /// The user id (`sub`, `user_…`).
@@ -215,7 +329,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: &str = auth.user_id(); }
     /// ```
     pub fn user_id(&self) -> &str {
-        self.0.registered.sub.as_deref().unwrap_or_default()
+        self.text(&self.0.registered.sub).unwrap_or_default()
     }
 
     /// The session id (`sid`, `sess_…`), if present.
@@ -224,7 +338,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.session_id(); }
     /// ```
     pub fn session_id(&self) -> Option<&str> {
-        self.0.registered.sid.as_deref()
+        self.text(&self.0.registered.sid)
     }
 
     /// The session status (`sts`: `active`, `pending`), if present.
@@ -233,7 +347,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let pending = auth.session_status() == Some("pending"); }
     /// ```
     pub fn session_status(&self) -> Option<&str> {
-        self.0.registered.sts.as_deref()
+        self.text(&self.0.registered.sts)
     }
 
     /// The issuer (`iss`), the instance's Frontend API URL.
@@ -242,7 +356,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.issuer(); }
     /// ```
     pub fn issuer(&self) -> Option<&str> {
-        self.0.registered.iss.as_deref()
+        self.text(&self.0.registered.iss)
     }
 
     /// The authorized party (`azp`), the origin the token was minted for.
@@ -251,7 +365,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let _: Option<&str> = auth.authorized_party(); }
     /// ```
     pub fn authorized_party(&self) -> Option<&str> {
-        self.0.registered.azp.as_deref()
+        self.text(&self.0.registered.azp)
     }
 
     /// Expiry (`exp`) in seconds since the Unix epoch.
@@ -754,6 +868,35 @@ fn app_roles(claims: &Map<String, Value>, paths: &[Vec<String>]) -> Vec<String> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn auth(payload: &str) -> ClerkAuth {
+        let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
+        ClerkAuth::from_payload(payload.as_bytes().to_vec(), Arc::from("t"), &roles).unwrap()
+    }
+
+    #[test]
+    fn string_claims_read_from_the_payload_or_their_own_copy() {
+        let plain = auth(
+            r#"{"sub":"user_1","exp":1,"iss":"https://x","azp":"a","sid":"s","sts":"active"}"#,
+        );
+        assert_eq!(plain.user_id(), "user_1");
+        assert_eq!(plain.issuer(), Some("https://x"));
+        assert_eq!(plain.authorized_party(), Some("a"));
+        assert_eq!(plain.session_id(), Some("s"));
+        assert_eq!(plain.session_status(), Some("active"));
+        assert!(matches!(plain.0.registered.sub, Some(Text::At { .. })));
+        // Escapes: the value differs from its bytes, so it is copied.
+        let escaped =
+            auth(r#"{"sub":"user_\u0041\"q","exp":1,"iss":"https:\/\/x","sts":"p\u00e9nding"}"#);
+        assert_eq!(escaped.user_id(), "user_A\"q");
+        assert_eq!(escaped.issuer(), Some("https://x"));
+        assert_eq!(escaped.session_status(), Some("p\u{e9}nding"));
+        assert!(matches!(escaped.0.registered.sub, Some(Text::Owned(_))));
+        assert_eq!(escaped.session_id(), None);
+        // Multi-byte UTF-8 without escapes stays in place.
+        let utf8 = auth(r#"{"sub":"usér_☃","exp":1}"#);
+        assert_eq!(utf8.user_id(), "usér_☃");
+    }
 
     #[test]
     fn v2_permissions_follow_org_scoped_features_in_order() {

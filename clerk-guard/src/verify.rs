@@ -107,6 +107,14 @@ struct CachedToken {
     bytes: u64,
 }
 
+/// What a synchronous signature check concluded.
+enum Signed {
+    /// The signature holds: the decoded payload and the key.
+    Verified(Vec<u8>, Arc<VerificationKey>),
+    /// The cache has no key for this `kid` yet.
+    NeedsKey(String),
+}
+
 /// Weighs an entry by the bytes it holds.
 #[derive(Clone)]
 struct TokenWeight;
@@ -188,6 +196,8 @@ struct VerifierInner {
     doorkeeper: Doorkeeper,
     /// Opaque machine tokens, when a secret key is configured.
     opaque: Option<Arc<OpaqueVerifier>>,
+    /// The last token header parsed.
+    last_header: arc_swap::ArcSwapOption<HeaderMemo>,
 }
 
 /// Identifies one verifier (and its clones) for the life of the process.
@@ -201,6 +211,55 @@ impl fmt::Debug for ClerkVerifier {
         f.debug_struct("ClerkVerifier")
             .field("config", &self.0.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// A token header that passed the rules every kind shares (base64url of at
+/// most 1 KiB, a JSON object, `alg` RS256/384/512, a `kid`), with what the
+/// kind-specific rules read.
+struct HeaderMemo {
+    /// The header as it appears in the token.
+    b64: Box<str>,
+    alg: RsaAlgorithm,
+    kid: Box<str>,
+    typ: Option<Box<str>>,
+    cat: Option<Box<str>>,
+    crit: bool,
+}
+
+impl HeaderMemo {
+    fn parse(header_b64: &str) -> Result<Self, AuthRejection> {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        // Small and short-lived: decoded on the stack.
+        let mut header_buf = [0u8; 1024];
+        let header_len = b64
+            .decode_slice(header_b64, &mut header_buf)
+            .map_err(|_| invalid("header is not base64url (or over 1 KiB)"))?;
+        let header: JoseHeader<'_> = serde_json::from_slice(&header_buf[..header_len])
+            .map_err(|_| invalid("header is not a JSON object"))?;
+        let alg = header
+            .alg
+            .as_deref()
+            .and_then(RsaAlgorithm::from_header)
+            .ok_or_else(|| {
+                AuthRejection::with_detail(
+                    Reason::TokenInvalidAlgorithm,
+                    "alg is not RS256, RS384 or RS512",
+                )
+            })?;
+        let kid = header
+            .kid
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| invalid("kid is missing"))?;
+        Ok(HeaderMemo {
+            b64: header_b64.into(),
+            alg,
+            kid: kid.into(),
+            typ: header.typ.map(|t| t.into()),
+            cat: header.cat.map(|c| c.into()),
+            crit: header.crit.is_some(),
+        })
     }
 }
 
@@ -268,6 +327,7 @@ impl ClerkVerifier {
             tokens,
             doorkeeper: Doorkeeper::new(),
             opaque,
+            last_header: arc_swap::ArcSwapOption::empty(),
         })))
     }
 
@@ -448,11 +508,35 @@ impl ClerkVerifier {
 
     /// Header rules for `kind`, the signature against the key named by
     /// `kid`: the decoded payload and the key that verified it.
+    ///
+    /// The work is synchronous ([`Self::check_signature`]); only a key the
+    /// cache does not hold yet is awaited. Header and signature are decoded
+    /// into stack buffers that never live across that await, so the future
+    /// stays small (it is moved and boxed with every request).
     pub(crate) async fn signed_payload(
         &self,
         token: &str,
         kind: JwtKind,
     ) -> Result<(Vec<u8>, Arc<VerificationKey>), AuthRejection> {
+        let kid = match self.check_signature(token, kind, None)? {
+            Signed::Verified(payload, key) => return Ok((payload, key)),
+            Signed::NeedsKey(kid) => kid,
+        };
+        let key = self.0.keys.key(&kid).await?;
+        match self.check_signature(token, kind, Some(key))? {
+            Signed::Verified(payload, key) => Ok((payload, key)),
+            Signed::NeedsKey(_) => Err(AuthRejection::new(Reason::JwkKidMismatch)),
+        }
+    }
+
+    /// [`Self::signed_payload`] without I/O: with `key`, or the key the
+    /// cache holds for the token's `kid`; else which `kid` to fetch.
+    fn check_signature(
+        &self,
+        token: &str,
+        kind: JwtKind,
+        key: Option<Arc<VerificationKey>>,
+    ) -> Result<Signed, AuthRejection> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -463,31 +547,22 @@ impl ClerkVerifier {
             return Err(invalid("not three dot-separated segments"));
         };
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        // Header and signature are small and short-lived: decoded on the stack.
-        let mut header_buf = [0u8; 1024];
-        let header_len = b64
-            .decode_slice(header_b64, &mut header_buf)
-            .map_err(|_| invalid("header is not base64url (or over 1 KiB)"))?;
-        let header_json = &header_buf[..header_len];
-        let header: JoseHeader<'_> = serde_json::from_slice(header_json)
-            .map_err(|_| invalid("header is not a JSON object"))?;
-        let alg = header
-            .alg
-            .as_deref()
-            .and_then(RsaAlgorithm::from_header)
-            .ok_or_else(|| {
-                AuthRejection::with_detail(
-                    Reason::TokenInvalidAlgorithm,
-                    "alg is not RS256, RS384 or RS512",
-                )
-            })?;
-        let kid = header
-            .kid
-            .as_deref()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| invalid("kid is missing"))?;
+        // One instance's tokens share their header: the last one parsed is
+        // kept, and the same bytes are not decoded and parsed again.
+        let memo = self.0.last_header.load();
+        let fresh;
+        let header = match memo.as_deref().filter(|m| *m.b64 == *header_b64) {
+            Some(memo) => memo,
+            None => {
+                fresh = Arc::new(HeaderMemo::parse(header_b64)?);
+                self.0.last_header.store(Some(Arc::clone(&fresh)));
+                &fresh
+            }
+        };
+        let kid = header.kid.as_ref();
+        let alg = header.alg;
         kind.check_type(header.typ.as_deref(), header.cat.as_deref())?;
-        if header.crit.is_some() {
+        if header.crit {
             return Err(invalid("crit header extensions are not supported"));
         }
         // 1024 bytes: an 8192-bit RSA signature, the largest aws-lc verifies.
@@ -496,14 +571,16 @@ impl ClerkVerifier {
             .decode_slice(signature_b64, &mut signature_buf)
             .map_err(|_| invalid("signature is not base64url (or too long)"))?;
         let signature = &signature_buf[..signature_len];
-        let key = self.0.keys.key(kid).await?;
+        let Some(key) = key.or_else(|| self.0.keys.cached(kid)) else {
+            return Ok(Signed::NeedsKey(kid.to_owned()));
+        };
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         key.verify(alg, signed, signature)
             .map_err(AuthRejection::new)?;
         let payload = b64
             .decode(payload_b64)
             .map_err(|_| invalid("payload is not base64url"))?;
-        Ok((payload, key))
+        Ok(Signed::Verified(payload, key))
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
@@ -618,7 +695,7 @@ pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthReject
     Err(AuthRejection::new(Reason::TokenMissing))
 }
 
-/// `Bearer <token>` in one pass over the header's bytes: `None` when the
+/// `Bearer <token>` from the header's bytes: `None` when the
 /// header is not ours (another scheme, not visible ASCII, or an empty
 /// bearer), an error when it is a bearer header of the wrong shape.
 pub(crate) fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> {
@@ -627,19 +704,26 @@ pub(crate) fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> 
         return None;
     }
     let rest = &bytes[7..];
-    let mut spaced = false;
-    for byte in rest {
-        match byte {
-            b'!'..=b'~' => {}
-            b' ' | b'\t' => spaced = true,
-            _ => return None,
-        }
-    }
     if rest.is_empty() {
         return None;
     }
-    if spaced {
-        return Some(Err(invalid("Authorization header is not `Bearer <token>`")));
+    // Visible ASCII throughout, in a pass with no early exit (it vectorises);
+    // only a header that fails it is looked at byte by byte.
+    let visible = rest
+        .iter()
+        .fold(true, |all, b| all & (b.wrapping_sub(b'!') < 94));
+    if !visible {
+        let mut spaced = false;
+        for byte in rest {
+            match byte {
+                b'!'..=b'~' => {}
+                b' ' | b'\t' => spaced = true,
+                _ => return None,
+            }
+        }
+        if spaced {
+            return Some(Err(invalid("Authorization header is not `Bearer <token>`")));
+        }
     }
     // Visible ASCII is UTF-8.
     std::str::from_utf8(rest).ok().map(Ok)

@@ -1,0 +1,152 @@
+//! What clerk-guard adds to a cold request, measured interleaved so the
+//! machine's drift cancels out: batches of 50 requests alternate between
+//! the floor route (one RS256 check with a key parsed once) and a
+//! `#[clerk_protected]` route with the token cache off, through axum routers
+//! in process, 400 rounds; then the same for `ClerkVerifier::verify` against
+//! the raw signature check. Prints the median per-request times and the
+//! difference.
+//!
+//! `cargo bench -p clerk-guard --features testing --bench overhead`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::{Extension, Router};
+use base64::Engine as _;
+use clerk_guard::testing::TestIssuer;
+use clerk_guard::{clerk_protected, ClerkVerifier};
+use tower_service::Service as _;
+
+const ROUNDS: usize = 400;
+const BATCH: usize = 50;
+
+/// Polls a future that completes without waiting (keys already cached).
+fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("waited on I/O: keys were not cached"),
+    }
+}
+
+#[clerk_protected]
+async fn guarded() -> &'static str {
+    "ok"
+}
+
+/// The floor of `benches/compare.sh`.
+async fn floor(
+    axum::extract::State(key): axum::extract::State<Arc<ParsedPublicKey>>,
+    headers: HeaderMap,
+) -> Result<&'static str, StatusCode> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    let (signed, signature) = token.rsplit_once('.').ok_or(StatusCode::UNAUTHORIZED)?;
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    key.verify_sig(signed.as_bytes(), &signature)
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    Ok("ok")
+}
+
+/// Median nanoseconds per call of each of `runs`, batches interleaved.
+fn interleaved(runs: &mut [&mut dyn FnMut(usize)]) -> Vec<f64> {
+    let mut times = vec![Vec::with_capacity(ROUNDS); runs.len()];
+    for round in 0..ROUNDS {
+        for (run, times) in runs.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            for i in 0..BATCH {
+                run(round * BATCH + i);
+            }
+            times.push(start.elapsed().as_nanos() as f64 / BATCH as f64);
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let issuer = runtime.block_on(TestIssuer::start()).unwrap();
+    let cold = ClerkVerifier::new(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap();
+    let tokens: Vec<String> = (0..64)
+        .map(|i| {
+            issuer
+                .token()
+                .subject(&format!("user_{i}"))
+                .expires_in(3600)
+                .sign()
+        })
+        .collect();
+    runtime.block_on(cold.verify(&tokens[0])).unwrap();
+    let key = Arc::new(
+        ParsedPublicKey::new(
+            &RSA_PKCS1_2048_8192_SHA256,
+            issuer.signing_key().public_key_der(),
+        )
+        .unwrap(),
+    );
+    let request = |i: usize| {
+        Request::builder()
+            .uri("/")
+            .header("authorization", format!("Bearer {}", tokens[i % 64]))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut floor_router = Router::new()
+        .route("/", axum::routing::get(floor))
+        .with_state(Arc::clone(&key));
+    let mut guarded_router = Router::new()
+        .route("/", axum::routing::get(guarded))
+        .layer(Extension(cold.clone()));
+    let times = interleaved(&mut [
+        &mut |i| assert_eq!(ready(floor_router.call(request(i))).unwrap().status(), 200),
+        &mut |i| {
+            assert_eq!(
+                ready(guarded_router.call(request(i))).unwrap().status(),
+                200
+            )
+        },
+        &mut |i| {
+            let (signed, signature) = tokens[i % 64].rsplit_once('.').unwrap();
+            let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(signature)
+                .unwrap();
+            key.verify_sig(signed.as_bytes(), &signature).unwrap();
+        },
+        &mut |i| {
+            ready(cold.verify(&tokens[i % 64])).unwrap();
+        },
+    ]);
+    let us = |ns: f64| ns / 1000.0;
+    println!(
+        "request: floor {:.2} µs, #[clerk_protected] cold {:.2} µs, clerk-guard adds {:.2} µs ({:.3}× the floor's rate)",
+        us(times[0]),
+        us(times[1]),
+        us(times[1] - times[0]),
+        times[0] / times[1]
+    );
+    println!(
+        "verify:  raw RS256 check {:.2} µs, ClerkVerifier::verify cold {:.2} µs, clerk-guard adds {:.2} µs",
+        us(times[2]),
+        us(times[3]),
+        us(times[3] - times[2])
+    );
+}
