@@ -41,7 +41,9 @@ echo "minting $TOKENS tokens ..."
 pid=$(start "$dir/main" TOKENS="$TOKENS")
 warm=$(head -1 "$dir/main/warm.txt")
 
-targets=("plain 3301 warm" "floor 3302 cold" "clerk-guard 3303 warm" "clerk-guard 3303 cold"
+# Each reference point is run right before the clerk-guard row compared with
+# it, so each run gives one paired ratio that the machine's drift cancels in.
+targets=("plain 3301 warm" "clerk-guard 3303 warm" "floor 3302 cold" "clerk-guard 3303 cold"
          "jwt-authorizer-0.15 3304 warm" "jwt-authorizer-0.15 3304 cold"
          "clerk-rs-0.5 3305 warm" "clerk-rs-0.5 3305 cold"
          "dioxus-clerk-0.8 3306 warm" "dioxus-clerk-0.8 3306 cold")
@@ -72,6 +74,15 @@ for target in "${targets[@]}"; do
   m=$(median "$dir/$name-$mode")
   awk -v n="$name" -v mode="$mode" -v m="$m" -v p="$plain" -v f="$floor" \
     'BEGIN { printf "| %s | %s | %.0f | %.2f× | %.2f× |\n", n, mode, m, m / p, m / f }'
+done
+echo
+# Paired ratios: per run, clerk-guard against the reference measured just before it.
+for pair in "clerk-guard-warm plain-warm" "clerk-guard-cold floor-cold"; do
+  read -r mine theirs <<<"$pair"
+  paste "$dir/$mine" "$dir/$theirs" | awk '{ print $1 / $2 }' | sort -n > "$dir/ratio-$mine"
+  awk -v name="$mine" -v ref="$theirs" '{ v[NR] = $1 } END {
+    printf "%s / %s, paired per run: median %.2f× (runs: ", name, ref, v[int((NR + 1) / 2)]
+    for (i = 1; i <= NR; i++) printf "%s%.2f", (i > 1 ? ", " : ""), v[i]; print ")" }' "$dir/ratio-$mine"
 done
 kill "$pid" 2>/dev/null || true
 fi
