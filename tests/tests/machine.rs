@@ -739,3 +739,44 @@ async fn the_verifier_api_classifies_as_clerk_does() {
         "token-type-mismatch"
     );
 }
+
+#[tokio::test]
+async fn a_header_parsed_before_is_judged_again_by_each_kinds_rules() {
+    let app = TestApp::start().await;
+    // The verifier keeps the last header it parsed; the same bytes must still
+    // meet the rules of the kind each token is verified as.
+    let m2m = app.issuer.m2m_token().sign();
+    assert_eq!(app.get("/machine", Some(&m2m)).await.status, 200);
+    // Same header (M2M category), but a user's `sub`: verified as a session.
+    let same_header = app.issuer.m2m_token().subject("user_1").sign();
+    assert_eq!(
+        same_header.split('.').next(),
+        m2m.split('.').next(),
+        "the test needs identical header bytes"
+    );
+    assert_status(
+        &app.get("/me", Some(&same_header)).await,
+        401,
+        "token-type-mismatch",
+    );
+    assert_status(
+        &app.get("/any", Some(&same_header)).await,
+        401,
+        "token-type-mismatch",
+    );
+    // And a session header, then the same bytes on an OAuth-only route.
+    let session = app.issuer.token().sign();
+    assert_eq!(app.get("/me", Some(&session)).await.status, 200);
+    let session_header_machine = app.issuer.token().subject("mch_x").sign();
+    assert_status(
+        &app.get("/oauth-read", Some(&session_header_machine)).await,
+        401,
+        "token-type-mismatch",
+    );
+    // Verified as M2M, a session category is refused by the M2M rules.
+    assert_status(
+        &app.get("/machine", Some(&session_header_machine)).await,
+        401,
+        "token-invalid",
+    );
+}
