@@ -4,12 +4,6 @@
 //! against `jsonwebtoken::decode`, which the Rust peers (clerk-rs,
 //! jwt-authorizer) verify with.
 //!
-//! Then whole requests through an axum router in process (no network):
-//! plain, the floor (one RS256 check with a key parsed once) and a
-//! `#[clerk_protected]` route with the token cache off, so every request
-//! takes the cold path. The ratio floor / guarded bounds what the load
-//! benchmark (`benches/compare.sh`) can show for the cold route.
-//!
 //! `cargo bench -p clerk-guard --features testing --bench verify`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,14 +14,10 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::{Extension, Router};
 use base64::Engine as _;
 use clerk_guard::testing::TestIssuer;
-use clerk_guard::{clerk_protected, ClerkVerifier};
+use clerk_guard::ClerkVerifier;
 use criterion::{criterion_group, criterion_main, Criterion};
-use tower_service::Service as _;
 
 /// Polls a future that completes without waiting (keys already cached).
 fn ready<F: Future>(future: F) -> F::Output {
@@ -110,80 +100,5 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-#[clerk_protected]
-async fn guarded() -> &'static str {
-    "ok"
-}
-
-async fn plain() -> &'static str {
-    "ok"
-}
-
-/// The floor of `benches/compare.sh`: one RS256 check, nothing else.
-async fn floor(
-    axum::extract::State(key): axum::extract::State<std::sync::Arc<ParsedPublicKey>>,
-    headers: HeaderMap,
-) -> Result<&'static str, StatusCode> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(StatusCode::UNAUTHORIZED)?;
-    let (signed, signature) = token.rsplit_once('.').ok_or(StatusCode::UNAUTHORIZED)?;
-    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| StatusCode::UNAUTHORIZED)?;
-    key.verify_sig(signed.as_bytes(), &signature)
-        .map_err(|_| StatusCode::UNAUTHORIZED)?;
-    Ok("ok")
-}
-
-fn requests(c: &mut Criterion) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let _guard = runtime.enter();
-    let issuer = runtime.block_on(TestIssuer::start()).unwrap();
-    let cold = ClerkVerifier::new(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap();
-    let token = issuer.token().expires_in(3600).sign();
-    runtime.block_on(cold.verify(&token)).unwrap();
-    let bearer = format!("Bearer {token}");
-    let request = || {
-        Request::builder()
-            .uri("/")
-            .header("authorization", bearer.as_str())
-            .body(Body::empty())
-            .unwrap()
-    };
-    let key = std::sync::Arc::new(
-        ParsedPublicKey::new(
-            &RSA_PKCS1_2048_8192_SHA256,
-            issuer.signing_key().public_key_der(),
-        )
-        .unwrap(),
-    );
-    let mut routers = [
-        ("plain", Router::new().route("/", axum::routing::get(plain))),
-        (
-            "floor",
-            Router::new()
-                .route("/", axum::routing::get(floor))
-                .with_state(key),
-        ),
-        (
-            "guarded_cold",
-            Router::new()
-                .route("/", axum::routing::get(guarded))
-                .layer(Extension(cold)),
-        ),
-    ];
-    let mut group = c.benchmark_group("request");
-    for (name, router) in &mut routers {
-        assert_eq!(ready(router.call(request())).unwrap().status(), 200);
-        group.bench_function(*name, |b| {
-            b.iter(|| ready(router.call(black_box(request()))).unwrap())
-        });
-    }
-    group.finish();
-}
-
-criterion_group!(benches, verify, requests);
+criterion_group!(benches, verify);
 criterion_main!(benches);
