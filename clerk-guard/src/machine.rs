@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use base64::Engine as _;
@@ -364,11 +364,9 @@ impl MachineAuth {
         &self.0.audience
     }
 
-    /// Whether the token's expiry has passed (beyond `skew` seconds).
-    fn expired(&self, now: f64, skew: f64) -> bool {
-        self.0
-            .expires_at
-            .is_some_and(|exp| (exp as f64) <= now - skew)
+    /// Whether the token's expiry has passed at `now` (seconds since the epoch).
+    fn expired(&self, now: f64) -> bool {
+        self.0.expires_at.is_some_and(|exp| (exp as f64) <= now)
     }
 }
 
@@ -831,7 +829,7 @@ impl OpaqueVerifier {
         let now = Instant::now();
         if let Some(valid) = &self.valid {
             if let Some((machine, until)) = valid.get(token) {
-                if now < until && !machine.expired(now_seconds(), 0.0) {
+                if now < until && !machine.expired(now_seconds()) {
                     return Ok(machine);
                 }
                 valid.remove(token);
@@ -976,10 +974,7 @@ impl OpaqueVerifier {
             unavailable("the Backend API answer is not a token object")
         })?;
         let expires_at = answer.expiration.map(|ms| (ms / 1000.0).max(0.0) as u64);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
+        let now = now_seconds();
         // A refusal is remembered like "not found": a token never comes back
         // from revocation or expiry. A valid answer is never kept for it.
         let refused = if answer.revoked {

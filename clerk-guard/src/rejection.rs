@@ -146,19 +146,11 @@ impl Reason {
     /// assert_eq!(clerk_guard::Reason::MissingPermission.error(), "insufficient_scope");
     /// ```
     pub const fn error(self) -> &'static str {
-        match self {
-            Reason::TokenMissing => "unauthorized",
-            Reason::MissingRole
-            | Reason::MissingOrgRole
-            | Reason::MissingPermission
-            | Reason::MissingFeature
-            | Reason::MissingPlan
-            | Reason::ReverificationRequired
-            | Reason::MissingScope => "insufficient_scope",
-            Reason::JwkRemoteFailedToLoad
-            | Reason::JwkRemoteMissing
-            | Reason::BackendApiUnavailable
-            | Reason::ConfigurationInvalid => "temporarily_unavailable",
+        // Derived from the status, so the two never disagree.
+        match (self, self.status()) {
+            (Reason::TokenMissing, _) => "unauthorized",
+            (_, StatusCode::FORBIDDEN) => "insufficient_scope",
+            (_, StatusCode::SERVICE_UNAVAILABLE) => "temporarily_unavailable",
             _ => "invalid_token",
         }
     }
