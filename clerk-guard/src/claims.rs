@@ -39,7 +39,8 @@ pub struct ClerkAuth(Arc<AuthInner>);
 /// of them.
 struct AuthInner {
     token: Arc<str>,
-    payload: Vec<u8>,
+    /// Checked as UTF-8 once, so claims are sliced from it without another check.
+    payload: String,
     registered: Registered,
     role_claims: Arc<[Vec<String>]>,
     claims: OnceLock<Map<String, Value>>,
@@ -110,7 +111,7 @@ enum Text {
 
 impl Text {
     /// `raw`, located in `payload` when it was borrowed from it.
-    fn new(raw: Raw<'_>, payload: &[u8]) -> Text {
+    fn new(raw: Raw<'_>, payload: &str) -> Text {
         match raw {
             Raw::Borrowed(s) => {
                 let start = (s.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
@@ -125,15 +126,13 @@ impl Text {
         }
     }
 
-    fn get<'a>(&'a self, payload: &'a [u8]) -> &'a str {
+    fn get<'a>(&'a self, payload: &'a str) -> &'a str {
         match self {
             Text::At { start, len } => {
                 let (start, len) = (*start as usize, *len as usize);
-                // The bytes were a `str` when read; they never change.
-                payload
-                    .get(start..start + len)
-                    .and_then(|bytes| std::str::from_utf8(bytes).ok())
-                    .unwrap_or_default()
+                // A `str` borrowed from the payload when read: on char
+                // boundaries, and the payload never changes.
+                payload.get(start..start + len).unwrap_or_default()
             }
             Text::Owned(s) => s,
         }
@@ -162,8 +161,9 @@ struct Registered {
 }
 
 impl Registered {
-    fn read(payload: &[u8]) -> Result<Self, serde_json::Error> {
-        let raw: RawRegistered<'_> = serde_json::from_slice(payload)?;
+    fn read(payload: &str) -> Result<Self, serde_json::Error> {
+        // From a `str`: no UTF-8 check per string on top of the one already done.
+        let raw: RawRegistered<'_> = serde_json::from_str(payload)?;
         let text = |value: Option<Raw<'_>>| value.map(|raw| Text::new(raw, payload));
         Ok(Registered {
             sub: text(raw.sub),
@@ -261,6 +261,10 @@ impl ClerkAuth {
         token: Arc<str>,
         role_claims: &Arc<[Vec<String>]>,
     ) -> Result<Self, AuthRejection> {
+        // Invalid UTF-8 is invalid JSON: the same verdict as a parse error.
+        let payload = String::from_utf8(payload).map_err(|_| {
+            AuthRejection::with_detail(Reason::TokenInvalid, "payload is not UTF-8 JSON")
+        })?;
         let registered = Registered::read(&payload).map_err(|_| {
             AuthRejection::with_detail(
                 Reason::TokenInvalid,
@@ -478,7 +482,7 @@ impl ClerkAuth {
         self.0.claims.get_or_init(|| {
             // The payload was read as a JSON object when the token was
             // verified, so this parse cannot fail.
-            serde_json::from_slice(&self.0.payload).unwrap_or_default()
+            serde_json::from_str(&self.0.payload).unwrap_or_default()
         })
     }
 
@@ -502,7 +506,7 @@ impl ClerkAuth {
     /// # Ok(()) }
     /// ```
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.0.payload)
+        serde_json::from_str(&self.0.payload)
     }
 
     /// Whether the user holds the application role `role` (exact, case-sensitive).

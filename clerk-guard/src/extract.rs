@@ -29,13 +29,24 @@ pub(crate) enum AuthOutcome {
 /// another verifier verifies again, so one Clerk instance's token never
 /// passes for another's. A signed-in outcome also answers any question that
 /// accepts its principal's kind; a signed-out one only the same question.
+///
+/// Nearly every request has one outcome: it is held inline, and only a
+/// second verifier or question allocates.
 #[derive(Debug, Clone)]
-struct AuthOutcomes(Vec<(VerifierId, Accepts, AuthOutcome)>);
+struct AuthOutcomes {
+    first: Recorded,
+    more: Vec<Recorded>,
+}
+
+type Recorded = (VerifierId, Accepts, AuthOutcome);
 
 impl AuthOutcomes {
+    fn iter(&self) -> impl Iterator<Item = &Recorded> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
     fn answer(&self, id: VerifierId, accepts: Accepts) -> Option<&AuthOutcome> {
-        self.0
-            .iter()
+        self.iter()
             .find(|(by, asked, outcome)| {
                 *by == id
                     && (*asked == accepts
@@ -136,11 +147,12 @@ pub(crate) async fn outcome_with(
         }
     }
     match parts.extensions.get_mut::<AuthOutcomes>() {
-        Some(outcomes) => outcomes.0.push((id, accepts, outcome.clone())),
+        Some(outcomes) => outcomes.more.push((id, accepts, outcome.clone())),
         None => {
-            parts
-                .extensions
-                .insert(AuthOutcomes(vec![(id, accepts, outcome.clone())]));
+            parts.extensions.insert(AuthOutcomes {
+                first: (id, accepts, outcome.clone()),
+                more: Vec::new(),
+            });
         }
     }
     Ok(outcome)
@@ -160,7 +172,7 @@ pub(crate) async fn outcome(
 async fn principal_outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthRejection> {
     let verifier = verifier_for(parts)?;
     if let Some(outcomes) = parts.extensions.get::<AuthOutcomes>() {
-        let admitted = outcomes.0.iter().find(|(by, _, outcome)| {
+        let admitted = outcomes.iter().find(|(by, _, outcome)| {
             *by == verifier.id() && matches!(outcome, AuthOutcome::SignedIn(_))
         });
         if let Some((_, _, outcome)) = admitted {

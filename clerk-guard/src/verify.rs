@@ -276,6 +276,23 @@ struct JoseHeader<'a> {
     crit: Option<serde::de::IgnoredAny>,
 }
 
+/// Strict base64url without padding (canonical trailing bits), as JWTs use.
+const B64URL: base64_simd::Base64 = base64_simd::URL_SAFE_NO_PAD;
+
+/// A JWT's three segments: one scan for the first dot and one from the end
+/// for the last; a dot between them is one too many.
+fn segments(token: &str) -> Result<(&str, &str, &str), AuthRejection> {
+    let split = token
+        .split_once('.')
+        .and_then(|(header, rest)| Some((header, rest.rsplit_once('.')?)));
+    match split {
+        Some((header, (payload, signature))) if !payload.contains('.') => {
+            Ok((header, payload, signature))
+        }
+        _ => Err(invalid("not three dot-separated segments")),
+    }
+}
+
 pub(crate) fn invalid(detail: &'static str) -> AuthRejection {
     AuthRejection::with_detail(Reason::TokenInvalid, detail)
 }
@@ -537,16 +554,7 @@ impl ClerkVerifier {
         kind: JwtKind,
         key: Option<Arc<VerificationKey>>,
     ) -> Result<Signed, AuthRejection> {
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(invalid("not three dot-separated segments"));
-        };
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (header_b64, payload_b64, signature_b64) = segments(token)?;
         // One instance's tokens share their header: the last one parsed is
         // kept, and the same bytes are not decoded and parsed again.
         let memo = self.0.last_header.load();
@@ -567,18 +575,27 @@ impl ClerkVerifier {
         }
         // 1024 bytes: an 8192-bit RSA signature, the largest aws-lc verifies.
         let mut signature_buf = [0u8; 1024];
-        let signature_len = b64
-            .decode_slice(signature_b64, &mut signature_buf)
-            .map_err(|_| invalid("signature is not base64url (or too long)"))?;
-        let signature = &signature_buf[..signature_len];
+        let signature = B64URL
+            .decoded_length(signature_b64.as_bytes())
+            .ok()
+            .filter(|len| *len <= signature_buf.len())
+            .and_then(|_| {
+                B64URL
+                    .decode(
+                        signature_b64.as_bytes(),
+                        base64_simd::Out::from_slice(&mut signature_buf),
+                    )
+                    .ok()
+            })
+            .ok_or_else(|| invalid("signature is not base64url (or too long)"))?;
         let Some(key) = key.or_else(|| self.0.keys.cached(kid)) else {
             return Ok(Signed::NeedsKey(kid.to_owned()));
         };
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         key.verify(alg, signed, signature)
             .map_err(AuthRejection::new)?;
-        let payload = b64
-            .decode(payload_b64)
+        let payload = B64URL
+            .decode_to_vec(payload_b64)
             .map_err(|_| invalid("payload is not base64url"))?;
         Ok(Signed::Verified(payload, key))
     }
