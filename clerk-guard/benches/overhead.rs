@@ -1,7 +1,8 @@
 //! What clerk-guard adds to a cold request, measured interleaved so the
 //! machine's drift cancels out: batches of 50 requests alternate between
 //! the floor route (one RS256 check with a key parsed once) and a
-//! `#[clerk_protected]` route with the token cache off, through axum routers
+//! `#[clerk_protected]` route (the global verifier, as the quickstart sets
+//! it) with the token cache off, through axum routers
 //! in process, 400 rounds; then the same for `ClerkVerifier::verify` against
 //! the raw signature check. Prints the median per-request times and the
 //! difference.
@@ -19,10 +20,10 @@ use std::time::Instant;
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use axum::{Extension, Router};
+use axum::Router;
 use base64::Engine as _;
+use clerk_guard::clerk_protected;
 use clerk_guard::testing::TestIssuer;
-use clerk_guard::{clerk_protected, ClerkVerifier};
 use tower_service::Service as _;
 
 const ROUNDS: usize = 400;
@@ -85,7 +86,8 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
     let issuer = runtime.block_on(TestIssuer::start()).unwrap();
-    let cold = ClerkVerifier::new(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap();
+    // The global verifier, as the quickstart sets it (no layer in front).
+    let cold = clerk_guard::init(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap();
     let tokens: Vec<String> = (0..64)
         .map(|i| {
             issuer
@@ -113,9 +115,7 @@ fn main() {
     let mut floor_router = Router::new()
         .route("/", axum::routing::get(floor))
         .with_state(Arc::clone(&key));
-    let mut guarded_router = Router::new()
-        .route("/", axum::routing::get(guarded))
-        .layer(Extension(cold.clone()));
+    let mut guarded_router = Router::new().route("/", axum::routing::get(guarded));
     let times = interleaved(&mut [
         &mut |i| assert_eq!(ready(floor_router.call(request(i))).unwrap().status(), 200),
         &mut |i| {

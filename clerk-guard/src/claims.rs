@@ -9,6 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::rejection::{AuthRejection, Reason};
 
+mod fast;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use fast::check as check_fast_reader;
+
 /// The verified identity of a request: who is signed in, in which session and
 /// organization, with which roles, plus every claim of the token.
 ///
@@ -161,7 +165,22 @@ struct Registered {
 }
 
 impl Registered {
+    /// The ordinary shape in one pass ([`fast`]); anything else by serde_json.
     fn read(payload: &str) -> Result<Self, serde_json::Error> {
+        match fast::read(payload) {
+            Some(registered) => Ok(registered),
+            None => Self::read_with_serde(payload),
+        }
+    }
+
+    fn read_with_serde(payload: &str) -> Result<Self, serde_json::Error> {
+        // A JSON object only: serde would also read a struct from an array.
+        if !payload
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return Err(serde::de::Error::custom("the payload is not a JSON object"));
+        }
         // From a `str`: no UTF-8 check per string on top of the one already done.
         let raw: RawRegistered<'_> = serde_json::from_str(payload)?;
         let text = |value: Option<Raw<'_>>| value.map(|raw| Text::new(raw, payload));
@@ -876,6 +895,61 @@ mod tests {
     fn auth(payload: &str) -> ClerkAuth {
         let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
         ClerkAuth::from_payload(payload.as_bytes().to_vec(), Arc::from("t"), &roles).unwrap()
+    }
+
+    #[test]
+    fn the_one_pass_reader_takes_clerk_payloads_and_leaves_the_rest_to_serde() {
+        let clerk_v2 = r#"{"azp":"http://localhost:3000","exp":1795991236,"fva":[0,-1],"iat":1795987636,"iss":"https://clerk.example.com","nbf":1795987636,"o":{"fpm":"3","id":"org_1","per":"read,manage","rol":"admin","slg":"acme"},"fea":"o:dashboard","pla":"u:pro","sid":"sess_1","sts":"active","sub":"user_1","v":2,"meta":{"a":[true,false,null,1.5e-3,-0,"x"]}}"#;
+        assert!(check_fast_reader(clerk_v2));
+        assert!(check_fast_reader(" {\n\t\"sub\" : \"u\" ,\r\"exp\":0 } "));
+        assert!(check_fast_reader("{}"));
+        // Left to serde_json, which decides (and agrees or refuses).
+        for payload in [
+            r#"{"sub":"user_\u0031","exp":1}"#,
+            r#"{"sub":"user_1","exp":1.5}"#,
+            r#"{"sub":"user_1","exp":-1}"#,
+            r#"{"sub":"user_1","exp":1e3}"#,
+            r#"{"sub":"user_1","exp":01}"#,
+            r#"{"sub":"user_1","exp":1234567890123456}"#,
+            r#"{"sub":"user_1","exp":"1"}"#,
+            r#"{"sub":null,"exp":1}"#,
+            r#"{"sub":"a","sub":"b","exp":1}"#,
+            "{\"sub\":\"a\u{1}\",\"exp\":1}",
+            r#"{"sub":"a","exp":1,}"#,
+            r#"{"sub":"a","exp":1} x"#,
+            r#"{"sub":"a","exp":1,"x":[1,]}"#,
+            r#"{"sub":"a","exp":1,"x":-}"#,
+            r#"{"sub":"a","exp":1,"x":tru}"#,
+            r#"["a",1]"#,
+        ] {
+            assert!(!check_fast_reader(payload), "{payload}");
+        }
+        let deep = format!(
+            r#"{{"sub":"a","exp":1,"x":{}{}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        assert!(!check_fast_reader(&deep));
+        assert_eq!(auth(&deep).user_id(), "a");
+        // Values serde_json reads the same way still verify.
+        assert_eq!(
+            auth(r#"{"sub":"user_\u0031","exp":1.5}"#).user_id(),
+            "user_1"
+        );
+    }
+
+    #[test]
+    fn a_payload_that_is_not_an_object_is_refused() {
+        let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
+        // serde would read a struct from an array; a payload is an object.
+        for payload in [r#"["user_1",1]"#, " [\"user_1\",1]", "1", "\"x\""] {
+            let read = ClerkAuth::from_payload(payload.as_bytes().to_vec(), Arc::from("t"), &roles);
+            assert_eq!(
+                read.err().map(|r| r.reason()),
+                Some(Reason::TokenInvalid),
+                "{payload}"
+            );
+        }
     }
 
     #[test]

@@ -687,6 +687,25 @@ pub fn usable_jwks_kids(body: &[u8]) -> Result<Vec<String>, crate::Reason> {
     crate::keys::KeySet::from_jwks(body).map(|set| set.kids())
 }
 
+/// Reads the registered claims of a token payload (the decoded JSON) with
+/// the verifier's one-pass reader and with serde_json, and panics if the
+/// one-pass reader accepted a payload serde_json refuses or read a different
+/// value; returns whether the one-pass reader took it (it leaves anything
+/// unusual to serde_json). For property tests and fuzzing of that reader.
+///
+/// ```
+/// use clerk_guard::testing::check_claims_reader;
+///
+/// assert!(check_claims_reader(r#"{"sub":"user_1","exp":1700000000,"o":{"id":"org_1"}}"#));
+/// // An escape, a fraction, a repeated claim: left to serde_json.
+/// assert!(!check_claims_reader(r#"{"sub":"user_\u0031","exp":1}"#));
+/// assert!(!check_claims_reader(r#"{"sub":"user_1","exp":1.5}"#));
+/// assert!(!check_claims_reader(r#"{"sub":"a","sub":"b","exp":1}"#));
+/// ```
+pub fn check_claims_reader(payload: &str) -> bool {
+    crate::claims::check_fast_reader(payload)
+}
+
 /// Mints `count` tokens with `make(i)` on every core (RSA signing is the
 /// slow part of a large pool), in order: for load, soak and memory runs.
 ///

@@ -602,3 +602,110 @@ proptest! {
         }
     }
 }
+
+/// A claim value: registered claims get their right type most of the time,
+/// and anything else (other types, floats, huge or negative numbers,
+/// escapes, control characters) the rest of the time.
+fn claim_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => (0u64..10_000_000_000).prop_map(|n| json!(n)),
+        4 => "[a-z_0-9:/.]{0,16}".prop_map(Value::String),
+        1 => any::<i64>().prop_map(|n| json!(n)),
+        1 => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        1 => "[\\x00-\\x1f\"\\\\é☃a]{0,6}".prop_map(Value::String),
+        2 => json_value(),
+    ]
+}
+
+/// A claims object of registered and other claims.
+fn claims_object() -> impl Strategy<Value = Vec<(String, Value)>> {
+    let name = prop_oneof![
+        Just("sub"),
+        Just("exp"),
+        Just("nbf"),
+        Just("iat"),
+        Just("iss"),
+        Just("azp"),
+        Just("sid"),
+        Just("sts"),
+        Just("v"),
+        Just("o"),
+        Just("fva"),
+        Just("pla"),
+        Just("x"),
+        Just("é"),
+    ];
+    prop::collection::vec((name.prop_map(str::to_owned), claim_value()), 0..12)
+}
+
+/// Writes members in order, repeats included (a map would merge them),
+/// compact or with whitespace.
+fn write_object(members: &[(String, Value)], spaced: bool) -> String {
+    let (sep, colon) = if spaced {
+        (" ,\n\t", " : ")
+    } else {
+        (",", ":")
+    };
+    let body: Vec<String> = members
+        .iter()
+        .map(|(k, v)| format!("{}{colon}{}", json!(k), v))
+        .collect();
+    if spaced {
+        format!(" {{\r\n {} }} ", body.join(sep))
+    } else {
+        format!("{{{}}}", body.join(sep))
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The verifier's one-pass claims reader never accepts a payload that
+    /// serde_json refuses and never reads a different value; ordinary
+    /// payloads take it.
+    #[test]
+    fn the_one_pass_claims_reader_agrees_with_serde_json(
+        members in claims_object(),
+        spaced in any::<bool>(),
+    ) {
+        let payload = write_object(&members, spaced);
+        let took = clerk_guard::testing::check_claims_reader(&payload);
+        let ordinary = members.iter().all(|(k, v)| match k.as_str() {
+            "sub" | "iss" | "azp" | "sid" | "sts" => v.as_str().is_some_and(|s| {
+                s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+            }),
+            "exp" | "nbf" | "iat" | "v" => v.as_u64().is_some_and(|n| n < 1_000_000_000_000_000),
+            _ => !v.to_string().contains('\\'),
+        });
+        let mut names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        let repeated = names.windows(2).any(|w| {
+            w[0] == w[1] && ["sub", "exp", "nbf", "iat", "iss", "azp", "sid", "sts", "v"].contains(&w[0])
+        });
+        if ordinary && !repeated {
+            prop_assert!(took, "an ordinary payload left the one-pass reader: {}", payload);
+        }
+    }
+
+    /// Byte-level damage to an ordinary payload: still never accepted by
+    /// the one-pass reader unless serde_json accepts it with the same values.
+    #[test]
+    fn damaged_payloads_never_split_the_claims_readers(
+        members in claims_object(),
+        cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..4),
+    ) {
+        let mut bytes = write_object(&members, false).into_bytes();
+        for (at, byte, how) in &cuts {
+            if bytes.is_empty() { break; }
+            let i = at.index(bytes.len());
+            match how {
+                0 => bytes[i] = *byte,
+                1 => { bytes.remove(i); }
+                _ => bytes.insert(i, *byte),
+            }
+        }
+        if let Ok(payload) = String::from_utf8(bytes) {
+            clerk_guard::testing::check_claims_reader(&payload);
+        }
+    }
+}

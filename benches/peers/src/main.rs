@@ -7,7 +7,7 @@
 //! |---|---|
 //! | 3301 | plain axum, no auth |
 //! | 3302 | the floor: axum + one aws-lc RS256 check with a key parsed once, nothing else |
-//! | 3303 | clerk-guard, `#[clerk_protected]` (token cache at its default) |
+//! | 3303 | clerk-guard, `#[clerk_protected]` with the global verifier set by `clerk_guard::init`, as the quickstart does (token cache at its default) |
 //! | 3304 | jwt-authorizer 0.15 (axum 0.7) |
 //! | 3305 | clerk-rs 0.5 (axum `ClerkLayer`, `MemoryCacheJwksProvider`) |
 //! | 3306 | dioxus-clerk 0.8 (`server` feature: `ClerkAuthLayer` + `ClerkAuth`) |
@@ -23,7 +23,7 @@ use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use clerk_guard::testing::TestIssuer;
-use clerk_guard::{clerk_protected, ClerkVerifier};
+use clerk_guard::clerk_protected;
 use jwt_authorizer::{IntoLayer, JwtAuthorizer, JwtClaims, Validation};
 
 #[clerk_protected]
@@ -97,10 +97,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(clerk_guard::DEFAULT_TOKEN_CACHE_BYTES);
-    let verifier = ClerkVerifier::new(issuer.config().token_cache_bytes(cache_bytes).build()?)?;
-    let app = axum::Router::new()
-        .route("/", axum::routing::get(guarded))
-        .layer(axum::Extension(verifier));
+    // The global verifier, as the quickstart sets it: no layer in front.
+    clerk_guard::init(issuer.config().token_cache_bytes(cache_bytes).build()?)?;
+    let app = axum::Router::new().route("/", axum::routing::get(guarded));
     let listener = listen(3303).await?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 

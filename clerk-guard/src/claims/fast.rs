@@ -1,0 +1,261 @@
+//! The registered claims of an ordinary payload, read in one pass.
+//!
+//! Clerk's session tokens are a flat JSON object of short strings and
+//! integers, with a few small nested values (`o`, `fva`, template claims).
+//! This reader handles exactly that shape and nothing more: any byte it is not
+//! sure of (a backslash, a control character, a registered claim that is not
+//! a plain string or a non-negative integer of at most 15 digits, a repeated
+//! registered claim, deep nesting, a syntax error) makes it give up, and the
+//! payload goes to serde_json, which decides. So it never refuses a payload
+//! and never accepts one serde_json would refuse; where it accepts, it reads
+//! the same values (checked by `check`, which the property tests and the
+//! `claims` fuzz target run against serde_json).
+
+use super::{Registered, Text};
+
+/// Nesting followed inside an unregistered claim before giving up.
+const MAX_DEPTH: u32 = 32;
+
+/// The registered claims of `payload`, or `None` to let serde_json read it.
+pub(super) fn read(payload: &str) -> Option<Registered> {
+    let mut scan = Scanner {
+        bytes: payload.as_bytes(),
+        at: 0,
+    };
+    let mut out = Registered {
+        sub: None,
+        exp: None,
+        nbf: None,
+        iat: None,
+        iss: None,
+        azp: None,
+        sid: None,
+        sts: None,
+        v: None,
+    };
+    scan.space();
+    scan.eat(b'{')?;
+    scan.space();
+    if scan.peek()? == b'}' {
+        scan.at += 1;
+    } else {
+        loop {
+            let (start, end) = scan.plain_string()?;
+            scan.space();
+            scan.eat(b':')?;
+            scan.space();
+            let text = |slot: &mut Option<Text>, scan: &mut Scanner<'_>| {
+                if slot.is_some() {
+                    return None; // serde_json refuses a repeated field
+                }
+                let (start, end) = scan.plain_string()?;
+                *slot = Some(Text::At {
+                    start: u32::try_from(start).ok()?,
+                    len: u32::try_from(end - start).ok()?,
+                });
+                Some(())
+            };
+            let number = |slot: &mut Option<f64>, scan: &mut Scanner<'_>| {
+                if slot.is_some() {
+                    return None;
+                }
+                *slot = Some(scan.integer()?);
+                Some(())
+            };
+            match &payload[start..end] {
+                "sub" => text(&mut out.sub, &mut scan)?,
+                "iss" => text(&mut out.iss, &mut scan)?,
+                "azp" => text(&mut out.azp, &mut scan)?,
+                "sid" => text(&mut out.sid, &mut scan)?,
+                "sts" => text(&mut out.sts, &mut scan)?,
+                "exp" => number(&mut out.exp, &mut scan)?,
+                "nbf" => number(&mut out.nbf, &mut scan)?,
+                "iat" => number(&mut out.iat, &mut scan)?,
+                "v" => number(&mut out.v, &mut scan)?,
+                _ => scan.skip_value(0)?,
+            }
+            scan.space();
+            match scan.next()? {
+                b',' => scan.space(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    scan.space();
+    (scan.at == scan.bytes.len()).then_some(out)
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then_some(())
+    }
+
+    fn eat_all(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at.checked_add(word.len())?;
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    /// JSON whitespace (space, tab, line feed, carriage return).
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// A string with no escapes and no control characters: where its
+    /// content starts and ends. The input is a `str`, so those are char
+    /// boundaries (a quote is ASCII and never inside a multi-byte char).
+    fn plain_string(&mut self) -> Option<(usize, usize)> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let rest = self.bytes.get(start..)?;
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        Some((start, start + len))
+    }
+
+    /// A registered time or version claim: a non-negative integer of at
+    /// most 15 digits (exact as an `f64`), not followed by a fraction or an
+    /// exponent. Anything else is left to serde_json.
+    fn integer(&mut self) -> Option<f64> {
+        let start = self.at;
+        let mut value: u64 = 0;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            value = value * 10 + u64::from(digit - b'0');
+            self.at += 1;
+            if self.at - start > 15 {
+                return None;
+            }
+        }
+        let digits = self.at - start;
+        let leading_zero = digits > 1 && self.bytes[start] == b'0';
+        if digits == 0 || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        Some(value as f64)
+    }
+
+    /// Any JSON value, checked by the grammar and passed over.
+    fn skip_value(&mut self, depth: u32) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.plain_string().map(drop),
+            b'{' => self.skip_container(depth, b'}', true),
+            b'[' => self.skip_container(depth, b']', false),
+            b't' => self.eat_all(b"true"),
+            b'f' => self.eat_all(b"false"),
+            b'n' => self.eat_all(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    /// An object (`keyed`) or an array, after its opening byte.
+    fn skip_container(&mut self, depth: u32, close: u8, keyed: bool) -> Option<()> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.space();
+        if self.peek()? == close {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            if keyed {
+                self.plain_string()?;
+                self.space();
+                self.eat(b':')?;
+                self.space();
+            }
+            self.skip_value(depth + 1)?;
+            self.space();
+            match self.next()? {
+                b',' => self.space(),
+                byte if byte == close => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.some_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.some_digits()?;
+        }
+        // A digit right after `0` (a leading zero) is not JSON.
+        (!matches!(self.peek(), Some(b'0'..=b'9'))).then_some(())
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Option<()> {
+        let start = self.at;
+        self.digits();
+        (self.at > start).then_some(())
+    }
+}
+
+/// Runs both readers over `payload` and panics if the fast one accepted
+/// what serde_json refuses, or read a different value. Returns whether the
+/// fast reader took the payload.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn check(payload: &str) -> bool {
+    let Some(fast) = read(payload) else {
+        return false;
+    };
+    let slow = match Registered::read_with_serde(payload) {
+        Ok(slow) => slow,
+        Err(e) => panic!("fast reader accepted {payload:?}, serde_json refused it: {e}"),
+    };
+    let text = |t: &Option<Text>| t.as_ref().map(|t| t.get(payload).to_owned());
+    let texts = |r: &Registered| [&r.sub, &r.iss, &r.azp, &r.sid, &r.sts].map(text);
+    let numbers = |r: &Registered| [r.exp, r.nbf, r.iat, r.v].map(|n| n.map(f64::to_bits));
+    assert_eq!(texts(&fast), texts(&slow), "strings differ for {payload:?}");
+    assert_eq!(
+        numbers(&fast),
+        numbers(&slow),
+        "numbers differ for {payload:?}"
+    );
+    true
+}
