@@ -119,15 +119,49 @@ enum Signed {
 #[derive(Clone)]
 struct TokenWeight;
 
-impl quick_cache::Weighter<Arc<str>, CachedToken> for TokenWeight {
-    fn weight(&self, _: &Arc<str>, entry: &CachedToken) -> u64 {
+impl quick_cache::Weighter<TokenKey, CachedToken> for TokenWeight {
+    fn weight(&self, _: &TokenKey, entry: &CachedToken) -> u64 {
         entry.bytes
     }
 }
 
-/// Verified tokens by the whole token, bounded in bytes. The key is the
-/// token's own allocation, shared with the `ClerkAuth` it maps to.
-type TokenCache = quick_cache::sync::Cache<Arc<str>, CachedToken, TokenWeight>;
+/// A cached token, by the whole token: the token's own allocation, shared
+/// with the `ClerkAuth` it maps to. It hashes only its last 16 characters
+/// (96 bits of RSA signature, which nobody chooses without the key) rather
+/// than all of a token of half a kilobyte or more; equality is the whole
+/// token, so a shared tail only ever costs a comparison.
+#[derive(Clone, PartialEq, Eq)]
+struct TokenKey(Arc<str>);
+
+/// A token looked up in the cache, hashed as [`TokenKey`] hashes.
+struct TokenRef<'a>(&'a str);
+
+/// The part of a token its cache key hashes.
+fn hashed_tail(token: &str) -> &[u8] {
+    let bytes = token.as_bytes();
+    &bytes[bytes.len().saturating_sub(16)..]
+}
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hashed_tail(&self.0).hash(state);
+    }
+}
+
+impl std::hash::Hash for TokenRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hashed_tail(self.0).hash(state);
+    }
+}
+
+impl quick_cache::Equivalent<TokenKey> for TokenRef<'_> {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        *self.0 == *key.0
+    }
+}
+
+/// Verified tokens, bounded in bytes.
+type TokenCache = quick_cache::sync::Cache<TokenKey, CachedToken, TokenWeight>;
 
 /// Tokens verified once, by fingerprint: a token enters the cache on its
 /// second verification, so a stream of one-off tokens (or a flood of
@@ -509,7 +543,7 @@ impl ClerkVerifier {
     /// claims still hold. Anything else falls through to a full verification.
     fn cached(&self, token: &str) -> Option<ClerkAuth> {
         let tokens = self.0.tokens.as_ref()?;
-        let entry = tokens.get(token)?;
+        let entry = tokens.get(&TokenRef(token))?;
         // The same key under the same kid, even if a refresh rebuilt it.
         let key_current = self
             .0
@@ -517,7 +551,7 @@ impl ClerkVerifier {
             .cached(entry.key.kid().unwrap_or_default())
             .is_some_and(|key| Arc::ptr_eq(&key, &entry.key) || key.same_key(&entry.key));
         if !key_current || self.check_times(&entry.auth).is_err() {
-            tokens.remove(token);
+            tokens.remove(&TokenRef(token));
             return None;
         }
         Some(entry.auth)
@@ -620,7 +654,7 @@ impl ClerkVerifier {
         {
             let bytes = (auth.retained_bytes() + std::mem::size_of::<CachedToken>()) as u64;
             tokens.insert(
-                Arc::clone(auth.shared_token()),
+                TokenKey(Arc::clone(auth.shared_token())),
                 CachedToken {
                     auth: auth.clone(),
                     key,

@@ -707,3 +707,55 @@ async fn a_claim_given_twice_is_invalid() {
         .sign();
     assert_eq!(app.get("/me", Some(&once)).await.status, 200);
 }
+
+#[tokio::test]
+async fn payloads_of_every_shape_are_read_alike_and_only_objects_pass() {
+    let app = TestApp::start().await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    let iss = app.issuer.issuer();
+    let signed = |payload: String| app.issuer.token().raw_payload(payload).sign();
+    // The ordinary shape (read in one pass) and shapes left to serde_json:
+    // escapes, a fractional exp, whitespace, nested template claims.
+    for (payload, sub) in [
+        (
+            format!(
+                r#"{{"sub":"user_1","exp":{exp},"iss":"{iss}","o":{{"id":"org_1","rol":"admin"}},"fva":[0,-1],"meta":{{"x":[true,null,1.5e2]}}}}"#
+            ),
+            "user_1",
+        ),
+        (
+            format!(r#"{{"sub":"user_\u0032","exp":{exp},"iss":"{iss}"}}"#),
+            "user_2",
+        ),
+        (
+            format!(r#"{{"sub":"user_3","exp":{exp}.5,"iss":"{iss}"}}"#),
+            "user_3",
+        ),
+        (
+            format!("\n {{ \"sub\" : \"user_4\" ,\t\"exp\" : {exp} , \"iss\":\"{iss}\" }} "),
+            "user_4",
+        ),
+    ] {
+        let reply = app.get("/me", Some(&signed(payload.clone()))).await;
+        assert_eq!(reply.status, 200, "{payload}: {reply:?}");
+        assert_eq!(reply.body["sub"], sub, "{payload}");
+    }
+    // Signed, but not a JSON object: an array (which serde would read into
+    // a struct field by field), a string, a number, trailing bytes.
+    for payload in [
+        format!(r#"["user_5",{exp},0,0,"{iss}"]"#),
+        r#""user_6""#.to_owned(),
+        "7".to_owned(),
+        format!(r#"{{"sub":"user_8","exp":{exp},"iss":"{iss}"}} x"#),
+        format!(r#"{{"sub":"user_9","exp":{exp},"iss":"{iss}","x":[1,]}}"#),
+    ] {
+        assert_401(
+            &app.get("/me", Some(&signed(payload))).await,
+            "token-invalid",
+        );
+    }
+}

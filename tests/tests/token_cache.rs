@@ -137,3 +137,24 @@ async fn tokens_seen_once_are_not_cached() {
     assert!(!same(&once, &twice));
     assert!(same(&twice, &thrice));
 }
+
+#[tokio::test]
+async fn a_token_sharing_a_cached_tokens_tail_is_verified_on_its_own() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = ClerkVerifier::new(issuer.config().build().unwrap()).unwrap();
+    let token = issuer.token().sign();
+    verifier.verify(&token).await.unwrap();
+    let cached = verifier.verify(&token).await.unwrap();
+    assert!(same(&cached, &verifier.verify(&token).await.unwrap()));
+    // The cache hashes a token's tail: give another payload the cached
+    // token's whole signature, so the two share it.
+    let other = issuer.token().subject("user_other").sign();
+    let (signed, _) = other.rsplit_once('.').unwrap();
+    let (_, signature) = token.rsplit_once('.').unwrap();
+    let forged = format!("{signed}.{signature}");
+    for _ in 0..3 {
+        let refused = verifier.verify(&forged).await.unwrap_err();
+        assert_eq!(refused.reason(), clerk_guard::Reason::TokenInvalidSignature);
+    }
+    assert!(same(&cached, &verifier.verify(&token).await.unwrap()));
+}
