@@ -684,14 +684,19 @@ async fn a_header_over_one_kibibyte_is_refused() {
     assert_eq!(app.get("/me", Some(&normal)).await.status, 200);
 }
 
-#[tokio::test]
-async fn a_claim_given_twice_is_invalid() {
-    let app = TestApp::start().await;
-    let exp = std::time::SystemTime::now()
+/// An `exp` a minute away, for hand-written payloads.
+fn a_minute_from_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-        + 60;
+        + 60
+}
+
+#[tokio::test]
+async fn a_claim_given_twice_is_invalid() {
+    let app = TestApp::start().await;
+    let exp = a_minute_from_now();
     let iss = app.issuer.issuer();
     let payload = |body: &str| format!(r#"{{{body},"exp":{exp},"iss":"{iss}"}}"#);
     let twice = app
@@ -711,11 +716,7 @@ async fn a_claim_given_twice_is_invalid() {
 #[tokio::test]
 async fn payloads_of_every_shape_are_read_alike_and_only_objects_pass() {
     let app = TestApp::start().await;
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 60;
+    let exp = a_minute_from_now();
     let iss = app.issuer.issuer();
     let signed = |payload: String| app.issuer.token().raw_payload(payload).sign();
     // The ordinary shape (read in one pass) and shapes left to serde_json:
