@@ -361,6 +361,54 @@ fn curated(c: &mut Corpus<'_>, any_alg: &Arc<TestKey>) {
             .claim("metadata", json!({"role": "admin"}))
             .sign(),
     );
+    // Payload shapes: the one-pass claims reader's, serde_json's, neither.
+    let base = format!(
+        r#""iat":{},"nbf":{},"iss":"{iss}","sid":"sess_1","sts":"active","v":2"#,
+        t - 5,
+        t - 5
+    );
+    for (id, payload) in [
+        (
+            "payload-nested-claims",
+            format!(
+                r#"{{"sub":"user_1","exp":{},{base},"meta":{{"a":[true,null,1.5e2,-0,{{}}]}},"fva":[0,-1]}}"#,
+                t + 60
+            ),
+        ),
+        (
+            "payload-whitespace",
+            format!(
+                "\n {{ \"sub\" : \"user_1\" ,\t\"exp\" : {} , {base} }} ",
+                t + 60
+            ),
+        ),
+        (
+            "payload-escaped-sub",
+            format!(r#"{{"sub":"user_\u0031","exp":{},{base}}}"#, t + 60),
+        ),
+        (
+            "payload-fractional-exp",
+            format!(r#"{{"sub":"user_1","exp":{}.5,{base}}}"#, t + 60),
+        ),
+        (
+            "payload-exponent-exp",
+            format!(r#"{{"sub":"user_1","exp":{}e0,{base}}}"#, t + 60),
+        ),
+        (
+            "payload-array",
+            format!(r#"["user_1",{},{},{},"{iss}"]"#, t + 60, t - 5, t - 5),
+        ),
+        (
+            "payload-trailing-bytes",
+            format!(r#"{{"sub":"user_1","exp":{},{base}}} x"#, t + 60),
+        ),
+        (
+            "payload-trailing-comma",
+            format!(r#"{{"sub":"user_1","exp":{},{base},}}"#, t + 60),
+        ),
+    ] {
+        c.add(id, c.token().raw_payload(payload).sign());
+    }
     c.add("scheme-lowercase", ok.clone()).scheme = "bearer";
     c.add("scheme-uppercase", ok.clone()).scheme = "BEARER";
     // Header rules.
