@@ -1,12 +1,12 @@
 //! Turning a request's token into a [`ClerkAuth`], by Clerk's rules.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderMap};
-use base64::Engine as _;
 use once_cell::sync::OnceCell;
 use serde::Deserialize;
 
@@ -263,14 +263,12 @@ struct HeaderMemo {
 
 impl HeaderMemo {
     fn parse(header_b64: &str) -> Result<Self, AuthRejection> {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         // Small and short-lived: decoded on the stack.
-        let mut header_buf = [0u8; 1024];
-        let header_len = b64
-            .decode_slice(header_b64, &mut header_buf)
-            .map_err(|_| invalid("header is not base64url (or over 1 KiB)"))?;
-        let header: JoseHeader<'_> = serde_json::from_slice(&header_buf[..header_len])
-            .map_err(|_| invalid("header is not a JSON object"))?;
+        let mut header_buf = [MaybeUninit::uninit(); 1024];
+        let header = decode_on_stack(header_b64, &mut header_buf)
+            .ok_or_else(|| invalid("header is not base64url (or over 1 KiB)"))?;
+        let header: JoseHeader<'_> =
+            serde_json::from_slice(header).map_err(|_| invalid("header is not a JSON object"))?;
         let alg = header
             .alg
             .as_deref()
@@ -312,6 +310,18 @@ struct JoseHeader<'a> {
 
 /// Strict base64url without padding (canonical trailing bits), as JWTs use.
 const B64URL: base64_simd::Base64 = base64_simd::URL_SAFE_NO_PAD;
+
+/// Decodes `b64` into `buf`, or `None` if it is not base64url or does not
+/// fit. The buffer is left uninitialised (no 1 KiB memset per request): the
+/// decoder writes the bytes it hands back.
+fn decode_on_stack<'a>(b64: &str, buf: &'a mut [MaybeUninit<u8>]) -> Option<&'a [u8]> {
+    let len = B64URL.decoded_length(b64.as_bytes()).ok()?;
+    if len > buf.len() {
+        return None;
+    }
+    let out = base64_simd::Out::from_uninit_slice(buf);
+    B64URL.decode(b64.as_bytes(), out).ok().map(|bytes| &*bytes)
+}
 
 /// A JWT's three segments: one scan for the first dot and one from the end
 /// for the last; a dot between them is one too many.
@@ -608,21 +618,8 @@ impl ClerkVerifier {
             return Err(invalid("crit header extensions are not supported"));
         }
         // 1024 bytes: an 8192-bit RSA signature, the largest aws-lc verifies.
-        // Left uninitialised (no 1 KiB memset per request): the decoder
-        // writes the bytes it hands back.
-        let mut signature_buf = [std::mem::MaybeUninit::<u8>::uninit(); 1024];
-        let signature = B64URL
-            .decoded_length(signature_b64.as_bytes())
-            .ok()
-            .filter(|len| *len <= signature_buf.len())
-            .and_then(|_| {
-                B64URL
-                    .decode(
-                        signature_b64.as_bytes(),
-                        base64_simd::Out::from_uninit_slice(&mut signature_buf),
-                    )
-                    .ok()
-            })
+        let mut signature_buf = [MaybeUninit::uninit(); 1024];
+        let signature = decode_on_stack(signature_b64, &mut signature_buf)
             .ok_or_else(|| invalid("signature is not base64url (or too long)"))?;
         let Some(key) = key.or_else(|| self.0.keys.cached(kid)) else {
             return Ok(Signed::NeedsKey(kid.to_owned()));
