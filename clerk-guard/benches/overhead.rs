@@ -42,7 +42,8 @@ async fn guarded() -> &'static str {
     "ok"
 }
 
-/// The floor of `benches/compare.sh`.
+/// The floor of `benches/compare.sh` (a copy of `benches/peers`' `floor`:
+/// that crate stays outside the workspace; change both together).
 async fn floor(
     axum::extract::State(key): axum::extract::State<Arc<ParsedPublicKey>>,
     headers: HeaderMap,

@@ -892,9 +892,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn auth(payload: &str) -> ClerkAuth {
+    fn read(payload: &str) -> Result<ClerkAuth, AuthRejection> {
         let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
-        ClerkAuth::from_payload(payload.as_bytes().to_vec(), Arc::from("t"), &roles).unwrap()
+        ClerkAuth::from_payload(payload.as_bytes().to_vec(), Arc::from("t"), &roles)
+    }
+
+    fn auth(payload: &str) -> ClerkAuth {
+        read(payload).unwrap()
     }
 
     #[test]
@@ -940,12 +944,10 @@ mod tests {
 
     #[test]
     fn a_payload_that_is_not_an_object_is_refused() {
-        let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
         // serde would read a struct from an array; a payload is an object.
         for payload in [r#"["user_1",1]"#, " [\"user_1\",1]", "1", "\"x\""] {
-            let read = ClerkAuth::from_payload(payload.as_bytes().to_vec(), Arc::from("t"), &roles);
             assert_eq!(
-                read.err().map(|r| r.reason()),
+                read(payload).err().map(|r| r.reason()),
                 Some(Reason::TokenInvalid),
                 "{payload}"
             );

@@ -142,15 +142,15 @@ fn hashed_tail(token: &str) -> &[u8] {
     &bytes[bytes.len().saturating_sub(16)..]
 }
 
-impl std::hash::Hash for TokenKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        hashed_tail(&self.0).hash(state);
-    }
-}
-
 impl std::hash::Hash for TokenRef<'_> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         hashed_tail(self.0).hash(state);
+    }
+}
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        TokenRef(&self.0).hash(state);
     }
 }
 

@@ -35,6 +35,9 @@ async fn plain() -> &'static str {
     "ok"
 }
 
+/// The floor: one RS256 check with a key parsed once. The same function is
+/// in `clerk-guard/benches/overhead.rs`; this crate stays outside the
+/// workspace, so the two keep their own copies (change both together).
 async fn floor(
     axum::extract::State(key): axum::extract::State<Arc<ParsedPublicKey>>,
     headers: HeaderMap,
