@@ -125,9 +125,7 @@ impl Scanner<'_> {
         self.eat(b'"')?;
         let start = self.at;
         let rest = self.bytes.get(start..)?;
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = string_end(rest)?;
         if rest[len] != b'"' {
             return None;
         }
@@ -236,6 +234,35 @@ impl Scanner<'_> {
     }
 }
 
+/// The first quote, backslash or control character in `bytes`. Eight bytes
+/// at a time (claims are mostly string content): a word with none of them is
+/// passed over whole, and the word that has one is searched byte by byte.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    // Marks (in its high bit) the first zero byte of `w`, and possibly bytes
+    // after it (borrows), never one before: so the word is right to search.
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut start = 0;
+    for word in bytes.chunks_exact(8) {
+        let w = u64::from_ne_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space
+            != 0
+        {
+            break;
+        }
+        start += 8;
+    }
+    let rest = bytes.get(start..)?;
+    let at = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some(start + at)
+}
+
 /// Runs both readers over `payload` and panics if the fast one accepted
 /// what serde_json refuses, or read a different value. Returns whether the
 /// fast reader took the payload.
@@ -258,4 +285,38 @@ pub(crate) fn check(payload: &str) -> bool {
         "numbers differ for {payload:?}"
     );
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string_end;
+
+    /// Every byte value at every position of a 0–24 byte run, over fillers
+    /// from each range the word test treats differently (ASCII, and bytes
+    /// at and above 0x80, whose high bit the test must not mistake).
+    #[test]
+    fn string_end_finds_what_a_byte_scan_finds() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        };
+        for filler in [b'a', b' ', b'~', 0x7f, 0x80, 0x9f, 0xa0, 0xdc, 0xff] {
+            for len in 0..=24 {
+                for at in 0..len {
+                    for probe in 0..=255u8 {
+                        let mut bytes = vec![filler; len];
+                        bytes[at] = probe;
+                        assert_eq!(string_end(&bytes), naive(&bytes), "{bytes:?}");
+                        // A second special byte after the first changes nothing.
+                        if at + 1 < len {
+                            bytes[at + 1] = 0;
+                            assert_eq!(string_end(&bytes), naive(&bytes), "{bytes:?}");
+                        }
+                    }
+                }
+                assert_eq!(string_end(&vec![filler; len]), None);
+            }
+        }
+    }
 }
