@@ -326,12 +326,14 @@ fn decode_on_stack<'a>(b64: &str, buf: &'a mut [MaybeUninit<u8>]) -> Option<&'a 
 /// A JWT's three segments: one scan for the first dot and one from the end
 /// for the last; a dot between them is one too many.
 fn segments(token: &str) -> Result<(&str, &str, &str), AuthRejection> {
-    let split = token
-        .split_once('.')
-        .and_then(|(header, rest)| Some((header, rest.rsplit_once('.')?)));
+    let bytes = token.as_bytes();
+    let split = memchr::memchr(b'.', bytes).zip(memchr::memrchr(b'.', bytes));
     match split {
-        Some((header, (payload, signature))) if !payload.contains('.') => {
-            Ok((header, payload, signature))
+        // The dots are ASCII, so every slice below is on a char boundary.
+        Some((first, last))
+            if first < last && memchr::memchr(b'.', &bytes[first + 1..last]).is_none() =>
+        {
+            Ok((&token[..first], &token[first + 1..last], &token[last + 1..]))
         }
         _ => Err(invalid("not three dot-separated segments")),
     }
@@ -842,6 +844,32 @@ mod tests {
             );
         }
         map
+    }
+
+    /// Three segments exactly, split where `str::split` splits them.
+    #[test]
+    fn segments_are_three_dot_separated_parts() {
+        for token in [
+            "",
+            ".",
+            "..",
+            "...",
+            "a",
+            "a.b",
+            "a.b.c",
+            "a.b.c.d",
+            ".b.c",
+            "a..c",
+            "a.b.",
+            "..c",
+            "héé.ü.ß",
+            "a.b.c.",
+            "aaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.cccc",
+        ] {
+            let parts: Vec<&str> = token.split('.').collect();
+            let expected = (parts.len() == 3).then(|| (parts[0], parts[1], parts[2]));
+            assert_eq!(segments(token).ok(), expected, "{token:?}");
+        }
     }
 
     #[test]
