@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::rejection::{AuthRejection, Reason};
+use crate::verify::VerifierId;
 
 mod fast;
 #[cfg(any(test, feature = "testing"))]
@@ -42,6 +43,9 @@ pub struct ClerkAuth(Arc<AuthInner>);
 /// time a handler asks, so a request that only needs "signed in" pays for none
 /// of them.
 struct AuthInner {
+    /// The verifier that verified it: the request's `ClerkAuth` extension
+    /// answers that verifier's later questions (see `extract::outcome_with`).
+    verified_by: VerifierId,
     token: Arc<str>,
     /// Checked as UTF-8 once, so claims are sliced from it without another check.
     payload: String,
@@ -276,6 +280,7 @@ impl ClerkAuth {
     /// must have the right JSON type; authorization claims of the wrong type
     /// are treated as absent (when they are read).
     pub(crate) fn from_payload(
+        verified_by: VerifierId,
         payload: Vec<u8>,
         token: Arc<str>,
         role_claims: &Arc<[Vec<String>]>,
@@ -305,6 +310,7 @@ impl ClerkAuth {
             return Err(type_error("exp is missing"));
         }
         Ok(ClerkAuth(Arc::new(AuthInner {
+            verified_by,
             token,
             payload,
             registered,
@@ -488,6 +494,11 @@ impl ClerkAuth {
     }
 
     /// The token, shared (the token cache's key is this same allocation).
+    /// The verifier that verified this token.
+    pub(crate) fn verified_by(&self) -> VerifierId {
+        self.0.verified_by
+    }
+
     pub(crate) fn shared_token(&self) -> &Arc<str> {
         &self.0.token
     }
@@ -894,7 +905,12 @@ mod tests {
 
     fn read(payload: &str) -> Result<ClerkAuth, AuthRejection> {
         let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
-        ClerkAuth::from_payload(payload.as_bytes().to_vec(), Arc::from("t"), &roles)
+        ClerkAuth::from_payload(
+            VerifierId::UNUSED,
+            payload.as_bytes().to_vec(),
+            Arc::from("t"),
+            &roles,
+        )
     }
 
     fn auth(payload: &str) -> ClerkAuth {

@@ -11,7 +11,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 
 use crate::claims::ClerkAuth;
-use crate::machine::{Accepts, Principal};
+use crate::machine::{Accepts, Principal, TokenKind};
 use crate::rejection::{AuthRejection, Reason};
 use crate::require::{AcceptList, Requirement, SessionTokens};
 use crate::verify::{global, ClerkVerifier, VerifierId};
@@ -30,8 +30,10 @@ pub(crate) enum AuthOutcome {
 /// passes for another's. A signed-in outcome also answers any question that
 /// accepts its principal's kind; a signed-out one only the same question.
 ///
-/// Nearly every request has one outcome: it is held inline, and only a
-/// second verifier or question allocates.
+/// A signed-in session is recorded by the request's `ClerkAuth` extension
+/// alone (it knows its verifier), so the usual request stores one entry;
+/// this list holds the other outcomes, and a `ClerkAuth` a later verdict
+/// displaced. The first is held inline: only a second one allocates.
 #[derive(Debug, Clone)]
 struct AuthOutcomes {
     first: Recorded,
@@ -54,6 +56,39 @@ impl AuthOutcomes {
             })
             .map(|(_, _, outcome)| outcome)
     }
+
+    /// Adds `recorded` to the request's outcomes.
+    fn record(parts: &mut Parts, recorded: Recorded) {
+        match parts.extensions.get_mut::<AuthOutcomes>() {
+            Some(outcomes) => outcomes.more.push(recorded),
+            None => {
+                parts.extensions.insert(AuthOutcomes {
+                    first: recorded,
+                    more: Vec::new(),
+                });
+            }
+        }
+    }
+
+    /// Records the session a `ClerkAuth` extension stood for before it was
+    /// replaced or removed, so its verifier's questions are still answered.
+    fn keep_displaced(parts: &mut Parts, displaced: Option<ClerkAuth>, id: VerifierId) {
+        if let Some(auth) = displaced.filter(|auth| auth.verified_by() != id) {
+            let by = auth.verified_by();
+            let outcome = AuthOutcome::SignedIn(Principal::Session(auth));
+            Self::record(parts, (by, Accepts::SESSION, outcome));
+        }
+    }
+}
+
+/// The session the request's `ClerkAuth` extension holds, if `id` verified
+/// it and the question accepts sessions.
+fn session_answer(parts: &Parts, id: VerifierId, accepts: Accepts) -> Option<AuthOutcome> {
+    if !accepts.contains(TokenKind::Session) {
+        return None;
+    }
+    let auth = parts.extensions.get::<ClerkAuth>()?;
+    (auth.verified_by() == id).then(|| AuthOutcome::SignedIn(Principal::Session(auth.clone())))
 }
 
 /// Left by a [`ClerkLayer`](crate::ClerkLayer) that had no verifier of its
@@ -104,11 +139,51 @@ pub(crate) async fn outcome_with(
     accepts: Accepts,
 ) -> Result<AuthOutcome, AuthRejection> {
     let id = verifier.id();
-    if let Some(outcomes) = parts.extensions.get::<AuthOutcomes>() {
-        if let Some(outcome) = outcomes.answer(id, accepts) {
-            return Ok(outcome.clone());
+    if let Some(outcome) = session_answer(parts, id, accepts) {
+        return Ok(outcome);
+    }
+    let recorded = parts
+        .extensions
+        .get::<AuthOutcomes>()
+        .and_then(|outcomes| outcomes.answer(id, accepts))
+        .cloned();
+    let fresh = recorded.is_none();
+    let outcome = match recorded {
+        Some(outcome) => outcome,
+        None => verify_now(parts, verifier, accepts).await?,
+    };
+    // `Extension<ClerkAuth>` always holds the innermost verifier's verdict
+    // (and `Extension<Principal>` too, where machine tokens are accepted),
+    // a recorded one included. A signed-in session is recorded by that
+    // extension; any other outcome, and a session it displaces, in
+    // `AuthOutcomes`.
+    let displaced = match &outcome {
+        AuthOutcome::SignedIn(Principal::Session(auth)) => parts.extensions.insert(auth.clone()),
+        _ => parts.extensions.remove::<ClerkAuth>(),
+    };
+    AuthOutcomes::keep_displaced(parts, displaced, id);
+    match &outcome {
+        AuthOutcome::SignedIn(principal) if accepts != Accepts::SESSION => {
+            parts.extensions.insert(principal.clone());
+        }
+        AuthOutcome::SignedIn(_) => {}
+        AuthOutcome::SignedOut(_) => {
+            parts.extensions.remove::<Principal>();
         }
     }
+    if fresh && !matches!(outcome, AuthOutcome::SignedIn(Principal::Session(_))) {
+        AuthOutcomes::record(parts, (id, accepts, outcome.clone()));
+    }
+    Ok(outcome)
+}
+
+/// Verifies the request's token now: `Err` only when keys or configuration
+/// are unavailable.
+async fn verify_now(
+    parts: &Parts,
+    verifier: &ClerkVerifier,
+    accepts: Accepts,
+) -> Result<AuthOutcome, AuthRejection> {
     let outcome = match verifier.authenticate_as(&parts.headers, accepts).await {
         Ok(principal) => AuthOutcome::SignedIn(principal),
         Err(rejection) if rejection.reason().is_unavailable() => {
@@ -128,33 +203,6 @@ pub(crate) async fn outcome_with(
             AuthOutcome::SignedOut(rejection)
         }
     };
-    // `Extension<ClerkAuth>` always holds the innermost verifier's verdict
-    // (and `Extension<Principal>` too, where machine tokens are accepted).
-    match &outcome {
-        AuthOutcome::SignedIn(principal) => {
-            if let Principal::Session(auth) = principal {
-                parts.extensions.insert(auth.clone());
-            } else {
-                parts.extensions.remove::<ClerkAuth>();
-            }
-            if accepts != Accepts::SESSION {
-                parts.extensions.insert(principal.clone());
-            }
-        }
-        AuthOutcome::SignedOut(_) => {
-            parts.extensions.remove::<ClerkAuth>();
-            parts.extensions.remove::<Principal>();
-        }
-    }
-    match parts.extensions.get_mut::<AuthOutcomes>() {
-        Some(outcomes) => outcomes.more.push((id, accepts, outcome.clone())),
-        None => {
-            parts.extensions.insert(AuthOutcomes {
-                first: (id, accepts, outcome.clone()),
-                more: Vec::new(),
-            });
-        }
-    }
     Ok(outcome)
 }
 
@@ -171,6 +219,9 @@ pub(crate) async fn outcome(
 /// a session verified now.
 async fn principal_outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthRejection> {
     let verifier = verifier_for(parts)?;
+    if let Some(outcome) = session_answer(parts, verifier.id(), Accepts::SESSION) {
+        return Ok(outcome);
+    }
     if let Some(outcomes) = parts.extensions.get::<AuthOutcomes>() {
         let admitted = outcomes.iter().find(|(by, _, outcome)| {
             *by == verifier.id() && matches!(outcome, AuthOutcome::SignedIn(_))

@@ -238,6 +238,12 @@ struct VerifierInner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct VerifierId(u64);
 
+impl VerifierId {
+    /// No verifier has it (ids start at 1): for values built in unit tests.
+    #[cfg(test)]
+    pub(crate) const UNUSED: VerifierId = VerifierId(0);
+}
+
 static NEXT_VERIFIER_ID: AtomicU64 = AtomicU64::new(1);
 
 impl fmt::Debug for ClerkVerifier {
@@ -644,7 +650,12 @@ impl ClerkVerifier {
         }
         let (payload, key) = self.signed_payload(token, JwtKind::Session).await?;
         // The one copy of the token: the ClerkAuth's, shared with the cache key.
-        let auth = ClerkAuth::from_payload(payload, Arc::from(token), &self.0.config.role_claims)?;
+        let auth = ClerkAuth::from_payload(
+            self.id(),
+            payload,
+            Arc::from(token),
+            &self.0.config.role_claims,
+        )?;
         self.check_times(&auth)?;
         self.check_parties(&auth)?;
         if let Some(tokens) = self

@@ -84,6 +84,51 @@ async fn a_layer_of_instance_b_inside_an_app_layer_of_instance_a() {
     );
 }
 
+/// The first verification of the request, taken right after the outermost
+/// layer (held, so its memory cannot be reused by a second one).
+#[derive(Clone)]
+struct FirstVerification(ClerkAuth);
+
+#[tokio::test]
+async fn a_session_displaced_by_another_verifier_still_answers_its_own() {
+    // A (optional) signs the request in; B (optional) then finds A's token
+    // invalid, which clears `Extension<ClerkAuth>`; A (required) asks again
+    // and must get its first verdict, not verify a second time.
+    let a = TestIssuer::start().await.unwrap();
+    let b = TestIssuer::start().await.unwrap();
+    async fn first(
+        ext: Option<Extension<ClerkAuth>>,
+        mut request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        if let Some(Extension(auth)) = ext {
+            request.extensions_mut().insert(FirstVerification(auth));
+        }
+        next.run(request).await
+    }
+    async fn again(
+        Extension(auth): Extension<ClerkAuth>,
+        Extension(first): Extension<FirstVerification>,
+    ) -> String {
+        let once = auth.token().as_ptr() == first.0.token().as_ptr();
+        format!("{} once={once}", auth.user_id())
+    }
+    let verifier_a = uncached(&a);
+    let app = Router::new()
+        .route("/again", get(again))
+        .layer(ClerkLayer::required().with_verifier(verifier_a.clone()))
+        .layer(ClerkLayer::optional().with_verifier(uncached(&b)))
+        .layer(axum::middleware::from_fn(first))
+        .layer(ClerkLayer::optional().with_verifier(verifier_a));
+    let base = serve(app).await;
+    let token_a = a.token().subject("user_a").sign();
+    let reply = fetch(&format!("{base}/again"), Some(&token_a)).await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (200, "user_a once=true")
+    );
+}
+
 #[tokio::test]
 async fn protected_handlers_under_an_extension_of_instance_b_inside_an_app_layer_of_a() {
     let a = TestIssuer::start().await.unwrap();
