@@ -21,6 +21,7 @@ use futures_util::future::{BoxFuture, FutureExt as _, Shared};
 use serde::Deserialize;
 
 use crate::rejection::{AuthRejection, Reason};
+use crate::verify::now_seconds;
 
 /// The smallest RSA modulus accepted, in bits.
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -272,7 +273,10 @@ impl KeySet {
 #[derive(Debug, Default)]
 struct CacheState {
     keys: Option<Arc<KeySet>>,
-    fetched_at: Option<Instant>,
+    /// When the keys were fetched, in seconds since the Unix epoch: the
+    /// clock a verification reads anyway for the token's times, so the TTL
+    /// check costs no second clock read.
+    fetched_at: Option<f64>,
     /// When the last fetch started: the cooldown runs from here, so a fetch
     /// that never finishes (cancelled, runtime gone) still counts.
     last_attempt: Option<Instant>,
@@ -533,13 +537,18 @@ impl JwksCache {
     }
 
     /// The key for `kid` if the cache holds it now, without waiting; starts a
-    /// background refresh when the keys are older than the TTL.
-    pub(crate) fn cached(self: &Arc<Self>, kid: &str) -> Option<Arc<VerificationKey>> {
+    /// background refresh when the keys are older than the TTL. `now` is
+    /// [`now_seconds`], read once by the caller.
+    pub(crate) fn cached(self: &Arc<Self>, kid: &str, now: f64) -> Option<Arc<VerificationKey>> {
         let state = self.state.load();
         let keys = state.keys.as_ref()?;
-        // Due a TTL after the last good fetch; after a failed refresh, at most
-        // one retry per cooldown while the old keys keep serving.
-        let due = state.fetched_at.is_some_and(|at| at.elapsed() >= self.ttl)
+        // Due a TTL after the last good fetch (or at once if the clock went
+        // back past it); after a failed refresh, at most one retry per
+        // cooldown while the old keys keep serving.
+        let ttl = self.ttl.as_secs_f64();
+        let due = state
+            .fetched_at
+            .is_some_and(|at| !(at..at + ttl).contains(&now))
             && (state.last_error.is_none() || self.cooldown_left(&state).is_none());
         if due {
             self.refresh_in_background();
@@ -553,7 +562,7 @@ impl JwksCache {
         self: &Arc<Self>,
         kid: &str,
     ) -> Result<Arc<VerificationKey>, AuthRejection> {
-        if let Some(key) = self.cached(kid) {
+        if let Some(key) = self.cached(kid, now_seconds()) {
             return Ok(key);
         }
         let state = match self.fetch_or_wait(kid) {
@@ -659,7 +668,7 @@ impl JwksCache {
         let next = match outcome {
             Ok(keys) => CacheState {
                 keys: Some(Arc::new(keys)),
-                fetched_at: Some(Instant::now()),
+                fetched_at: Some(now_seconds()),
                 last_attempt: current.last_attempt,
                 last_error: None,
             },

@@ -82,11 +82,12 @@ enum Keys {
 }
 
 impl Keys {
-    /// The key for `kid` without I/O, if the cache already holds it.
-    fn cached(&self, kid: &str) -> Option<Arc<VerificationKey>> {
+    /// The key for `kid` without I/O, if the cache already holds it (`now`:
+    /// [`now_seconds`]).
+    fn cached(&self, kid: &str, now: f64) -> Option<Arc<VerificationKey>> {
         match self {
             Keys::Static(key) => Some(Arc::clone(key)),
-            Keys::Jwks(cache) => cache.cached(kid),
+            Keys::Jwks(cache) => cache.cached(kid, now),
         }
     }
 
@@ -439,9 +440,11 @@ impl ClerkVerifier {
     /// # }
     /// ```
     pub async fn verify(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
-        let result = match self.cached(token) {
+        // One clock read serves the key cache's TTL and the token's times.
+        let now = now_seconds();
+        let result = match self.cached(token, now) {
             Some(auth) => Ok(auth),
-            None => self.verify_uncached(token).await,
+            None => self.verify_uncached(token, now).await,
         };
         result
             .and_then(|auth| self.check_session(auth))
@@ -548,7 +551,7 @@ impl ClerkVerifier {
         } else {
             JwtKind::M2m
         };
-        let (payload, _) = self.signed_payload(token, jwt).await?;
+        let (payload, _) = self.signed_payload(token, jwt, &mut now_seconds()).await?;
         machine::machine_from_jwt(kind, &payload, &self.0.config)
     }
 
@@ -559,16 +562,16 @@ impl ClerkVerifier {
 
     /// A remembered verification, if its key is still current and its time
     /// claims still hold. Anything else falls through to a full verification.
-    fn cached(&self, token: &str) -> Option<ClerkAuth> {
+    fn cached(&self, token: &str, now: f64) -> Option<ClerkAuth> {
         let tokens = self.0.tokens.as_ref()?;
         let entry = tokens.get(&TokenRef(token))?;
         // The same key under the same kid, even if a refresh rebuilt it.
         let key_current = self
             .0
             .keys
-            .cached(entry.key.kid().unwrap_or_default())
+            .cached(entry.key.kid().unwrap_or_default(), now)
             .is_some_and(|key| Arc::ptr_eq(&key, &entry.key) || key.same_key(&entry.key));
-        if !key_current || self.check_times(&entry.auth).is_err() {
+        if !key_current || self.check_times(&entry.auth, now).is_err() {
             tokens.remove(&TokenRef(token));
             return None;
         }
@@ -582,17 +585,23 @@ impl ClerkVerifier {
     /// cache does not hold yet is awaited. Header and signature are decoded
     /// into stack buffers that never live across that await, so the future
     /// stays small (it is moved and boxed with every request).
+    ///
+    /// `now` is [`now_seconds`] as the caller read it; it is read again
+    /// after a wait for keys, so the token's times are checked against the
+    /// clock as it is once the signature holds.
     pub(crate) async fn signed_payload(
         &self,
         token: &str,
         kind: JwtKind,
+        now: &mut f64,
     ) -> Result<(Vec<u8>, Arc<VerificationKey>), AuthRejection> {
-        let kid = match self.check_signature(token, kind, None)? {
+        let kid = match self.check_signature(token, kind, None, *now)? {
             Signed::Verified(payload, key) => return Ok((payload, key)),
             Signed::NeedsKey(kid) => kid,
         };
         let key = self.0.keys.key(&kid).await?;
-        match self.check_signature(token, kind, Some(key))? {
+        *now = now_seconds();
+        match self.check_signature(token, kind, Some(key), *now)? {
             Signed::Verified(payload, key) => Ok((payload, key)),
             Signed::NeedsKey(_) => Err(AuthRejection::new(Reason::JwkKidMismatch)),
         }
@@ -605,6 +614,7 @@ impl ClerkVerifier {
         token: &str,
         kind: JwtKind,
         key: Option<Arc<VerificationKey>>,
+        now: f64,
     ) -> Result<Signed, AuthRejection> {
         let (header_b64, payload_b64, signature_b64) = segments(token)?;
         // One instance's tokens share their header: the last one parsed is
@@ -629,7 +639,7 @@ impl ClerkVerifier {
         let mut signature_buf = [MaybeUninit::uninit(); 1024];
         let signature = decode_on_stack(signature_b64, &mut signature_buf)
             .ok_or_else(|| invalid("signature is not base64url (or too long)"))?;
-        let Some(key) = key.or_else(|| self.0.keys.cached(kid)) else {
+        let Some(key) = key.or_else(|| self.0.keys.cached(kid, now)) else {
             return Ok(Signed::NeedsKey(kid.to_owned()));
         };
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
@@ -641,14 +651,16 @@ impl ClerkVerifier {
         Ok(Signed::Verified(payload, key))
     }
 
-    async fn verify_uncached(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
+    async fn verify_uncached(&self, token: &str, mut now: f64) -> Result<ClerkAuth, AuthRejection> {
         if crate::machine::has_machine_prefix(token) {
             return Err(AuthRejection::with_detail(
                 Reason::TokenTypeMismatch,
                 "an opaque machine token (mt_, oat_, ak_), not a session token",
             ));
         }
-        let (payload, key) = self.signed_payload(token, JwtKind::Session).await?;
+        let (payload, key) = self
+            .signed_payload(token, JwtKind::Session, &mut now)
+            .await?;
         // The one copy of the token: the ClerkAuth's, shared with the cache key.
         let auth = ClerkAuth::from_payload(
             self.id(),
@@ -656,7 +668,7 @@ impl ClerkVerifier {
             Arc::from(token),
             &self.0.config.role_claims,
         )?;
-        self.check_times(&auth)?;
+        self.check_times(&auth, now)?;
         self.check_parties(&auth)?;
         if let Some(tokens) = self
             .0
@@ -677,9 +689,8 @@ impl ClerkVerifier {
         Ok(auth)
     }
 
-    fn check_times(&self, auth: &ClerkAuth) -> Result<(), AuthRejection> {
+    fn check_times(&self, auth: &ClerkAuth, now: f64) -> Result<(), AuthRejection> {
         let skew = self.0.config.clock_skew.as_secs_f64();
-        let now = now_seconds();
         let (exp, nbf, iat) = auth.times();
         if exp <= now - skew {
             return Err(AuthRejection::new(Reason::TokenExpired));

@@ -100,6 +100,17 @@ async fn zero_skew_refuses_a_token_that_just_expired() {
 }
 
 #[tokio::test]
+async fn a_token_that_expires_while_its_keys_are_fetched_is_expired() {
+    // The clock is read once per verification, and again after a wait for
+    // keys: a token valid when the request came is judged when its
+    // signature holds.
+    let app = TestApp::start_with(|c| c.clock_skew(Duration::ZERO)).await;
+    app.issuer.set_delay(Duration::from_millis(2200));
+    let token = app.issuer.token().expires_in(1).sign();
+    assert_401(&app.get("/me", Some(&token)).await, "token-expired");
+}
+
+#[tokio::test]
 async fn nbf_and_iat_in_the_future_are_refused_beyond_the_skew() {
     let app = TestApp::start().await;
     assert_401(
