@@ -37,8 +37,9 @@ pub(crate) use fast::check as check_fast_reader;
 #[derive(Clone)]
 pub struct ClerkAuth(Arc<AuthInner>);
 
-/// A verified token as kept: the token once (shared with the token cache's
-/// key), its decoded payload, and the registered claims the verifier needs.
+/// A verified token as kept: its decoded payload and the token itself in one
+/// allocation (the token cache's key is this same `ClerkAuth`), and the
+/// registered claims the verifier needs.
 /// The claim map, organization and roles are built from the payload the first
 /// time a handler asks, so a request that only needs "signed in" pays for none
 /// of them.
@@ -46,9 +47,11 @@ struct AuthInner {
     /// The verifier that verified it: the request's `ClerkAuth` extension
     /// answers that verifier's later questions (see `extract::outcome_with`).
     verified_by: VerifierId,
-    token: Arc<str>,
-    /// Checked as UTF-8 once, so claims are sliced from it without another check.
-    payload: String,
+    /// The payload (checked as UTF-8 once, so claims are sliced from it
+    /// without another check), then the token.
+    text: String,
+    /// Where the payload ends and the token starts in `text`.
+    payload_len: usize,
     registered: Registered,
     role_claims: Arc<[Vec<String>]>,
     claims: OnceLock<Map<String, Value>>,
@@ -282,20 +285,25 @@ impl ClerkAuth {
     pub(crate) fn from_payload(
         verified_by: VerifierId,
         payload: Vec<u8>,
-        token: Arc<str>,
+        token: &str,
         role_claims: &Arc<[Vec<String>]>,
     ) -> Result<Self, AuthRejection> {
         // Invalid UTF-8 is invalid JSON: the same verdict as a parse error.
-        let payload = String::from_utf8(payload).map_err(|_| {
+        // The token goes after the payload, in the capacity the decoder left
+        // for it (no second allocation).
+        let mut text = String::from_utf8(payload).map_err(|_| {
             AuthRejection::with_detail(Reason::TokenInvalid, "payload is not UTF-8 JSON")
         })?;
-        let registered = Registered::read(&payload).map_err(|_| {
+        let payload_len = text.len();
+        text.push_str(token);
+        let payload = &text[..payload_len];
+        let registered = Registered::read(payload).map_err(|_| {
             AuthRejection::with_detail(
                 Reason::TokenInvalid,
                 "payload is not a JSON object with claims of the right types",
             )
         })?;
-        match registered.sub.as_ref().map(|sub| sub.get(&payload)) {
+        match registered.sub.as_ref().map(|sub| sub.get(payload)) {
             None => return Err(type_error("sub is missing")),
             Some("") => return Err(type_error("sub is empty")),
             Some(sub) if sub.starts_with("mch_") => {
@@ -311,8 +319,8 @@ impl ClerkAuth {
         }
         Ok(ClerkAuth(Arc::new(AuthInner {
             verified_by,
-            token,
-            payload,
+            text,
+            payload_len,
             registered,
             role_claims: Arc::clone(role_claims),
             claims: OnceLock::new(),
@@ -341,15 +349,14 @@ impl ClerkAuth {
         const PARSED_CLAIMS_FACTOR: usize = 6;
         std::mem::size_of::<AuthInner>()
             + 2 * std::mem::size_of::<usize>() // the Arc counts
-            + inner.token.len()
-            + inner.payload.capacity()
-            + inner.payload.len() * PARSED_CLAIMS_FACTOR
+            + inner.text.capacity()
+            + inner.payload_len * PARSED_CLAIMS_FACTOR
             + strings
     }
 
     /// A string claim of the registered set, from the payload.
     fn text<'a>(&'a self, claim: &'a Option<Text>) -> Option<&'a str> {
-        claim.as_ref().map(|text| text.get(&self.0.payload))
+        claim.as_ref().map(|text| text.get(self.payload()))
     }
 
     /// The user id (`sub`, `user_…`).
@@ -490,17 +497,17 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let header = format!("Bearer {}", auth.token()); }
     /// ```
     pub fn token(&self) -> &str {
-        &self.0.token
+        &self.0.text[self.0.payload_len..]
     }
 
-    /// The token, shared (the token cache's key is this same allocation).
+    /// The decoded payload (JSON text).
+    fn payload(&self) -> &str {
+        &self.0.text[..self.0.payload_len]
+    }
+
     /// The verifier that verified this token.
     pub(crate) fn verified_by(&self) -> VerifierId {
         self.0.verified_by
-    }
-
-    pub(crate) fn shared_token(&self) -> &Arc<str> {
-        &self.0.token
     }
 
     /// Every claim of the token.
@@ -512,7 +519,7 @@ impl ClerkAuth {
         self.0.claims.get_or_init(|| {
             // The payload was read as a JSON object when the token was
             // verified, so this parse cannot fail.
-            serde_json::from_str(&self.0.payload).unwrap_or_default()
+            serde_json::from_str(self.payload()).unwrap_or_default()
         })
     }
 
@@ -536,7 +543,7 @@ impl ClerkAuth {
     /// # Ok(()) }
     /// ```
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.0.payload)
+        serde_json::from_str(self.payload())
     }
 
     /// Whether the user holds the application role `role` (exact, case-sensitive).
@@ -905,12 +912,7 @@ mod tests {
 
     fn read(payload: &str) -> Result<ClerkAuth, AuthRejection> {
         let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
-        ClerkAuth::from_payload(
-            VerifierId::UNUSED,
-            payload.as_bytes().to_vec(),
-            Arc::from("t"),
-            &roles,
-        )
+        ClerkAuth::from_payload(VerifierId::UNUSED, payload.as_bytes().to_vec(), "t", &roles)
     }
 
     fn auth(payload: &str) -> ClerkAuth {

@@ -126,13 +126,21 @@ impl quick_cache::Weighter<TokenKey, CachedToken> for TokenWeight {
     }
 }
 
-/// A cached token, by the whole token: the token's own allocation, shared
-/// with the `ClerkAuth` it maps to. It hashes only its last 16 characters
-/// (96 bits of RSA signature, which nobody chooses without the key) rather
-/// than all of a token of half a kilobyte or more; equality is the whole
-/// token, so a shared tail only ever costs a comparison.
-#[derive(Clone, PartialEq, Eq)]
-struct TokenKey(Arc<str>);
+/// A cached token, by the whole token: the `ClerkAuth` it maps to, which
+/// holds the token. It hashes only its last 16 characters (96 bits of RSA
+/// signature, which nobody chooses without the key) rather than all of a
+/// token of half a kilobyte or more; equality is the whole token, so a
+/// shared tail only ever costs a comparison.
+#[derive(Clone)]
+struct TokenKey(ClerkAuth);
+
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.token() == other.0.token()
+    }
+}
+
+impl Eq for TokenKey {}
 
 /// A token looked up in the cache, hashed as [`TokenKey`] hashes.
 struct TokenRef<'a>(&'a str);
@@ -151,13 +159,13 @@ impl std::hash::Hash for TokenRef<'_> {
 
 impl std::hash::Hash for TokenKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        TokenRef(&self.0).hash(state);
+        TokenRef(self.0.token()).hash(state);
     }
 }
 
 impl quick_cache::Equivalent<TokenKey> for TokenRef<'_> {
     fn equivalent(&self, key: &TokenKey) -> bool {
-        *self.0 == *key.0
+        self.0 == key.0.token()
     }
 }
 
@@ -645,8 +653,11 @@ impl ClerkVerifier {
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         key.verify(alg, signed, signature)
             .map_err(AuthRejection::new)?;
-        let payload = B64URL
-            .decode_to_vec(payload_b64)
+        // Room for the token after the payload: a session's `ClerkAuth`
+        // keeps both in this one allocation.
+        let mut payload = Vec::with_capacity(payload_b64.len() / 4 * 3 + 2 + token.len());
+        B64URL
+            .decode_append(payload_b64, &mut payload)
             .map_err(|_| invalid("payload is not base64url"))?;
         Ok(Signed::Verified(payload, key))
     }
@@ -661,13 +672,8 @@ impl ClerkVerifier {
         let (payload, key) = self
             .signed_payload(token, JwtKind::Session, &mut now)
             .await?;
-        // The one copy of the token: the ClerkAuth's, shared with the cache key.
-        let auth = ClerkAuth::from_payload(
-            self.id(),
-            payload,
-            Arc::from(token),
-            &self.0.config.role_claims,
-        )?;
+        // The one copy of the token: the ClerkAuth's, which is the cache key.
+        let auth = ClerkAuth::from_payload(self.id(), payload, token, &self.0.config.role_claims)?;
         self.check_times(&auth, now)?;
         self.check_parties(&auth)?;
         if let Some(tokens) = self
@@ -678,7 +684,7 @@ impl ClerkVerifier {
         {
             let bytes = (auth.retained_bytes() + std::mem::size_of::<CachedToken>()) as u64;
             tokens.insert(
-                TokenKey(Arc::clone(auth.shared_token())),
+                TokenKey(auth.clone()),
                 CachedToken {
                     auth: auth.clone(),
                     key,
