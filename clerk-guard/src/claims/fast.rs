@@ -62,16 +62,17 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
                 *slot = Some(scan.integer()?);
                 Some(())
             };
-            match &payload[start..end] {
-                "sub" => text(&mut out.sub, &mut scan)?,
-                "iss" => text(&mut out.iss, &mut scan)?,
-                "azp" => text(&mut out.azp, &mut scan)?,
-                "sid" => text(&mut out.sid, &mut scan)?,
-                "sts" => text(&mut out.sts, &mut scan)?,
-                "exp" => number(&mut out.exp, &mut scan)?,
-                "nbf" => number(&mut out.nbf, &mut scan)?,
-                "iat" => number(&mut out.iat, &mut scan)?,
-                "v" => number(&mut out.v, &mut scan)?,
+            // Byte patterns, compared inline (a `str` match calls memcmp per arm).
+            match scan.bytes[start..end] {
+                [b's', b'u', b'b'] => text(&mut out.sub, &mut scan)?,
+                [b'i', b's', b's'] => text(&mut out.iss, &mut scan)?,
+                [b'a', b'z', b'p'] => text(&mut out.azp, &mut scan)?,
+                [b's', b'i', b'd'] => text(&mut out.sid, &mut scan)?,
+                [b's', b't', b's'] => text(&mut out.sts, &mut scan)?,
+                [b'e', b'x', b'p'] => number(&mut out.exp, &mut scan)?,
+                [b'n', b'b', b'f'] => number(&mut out.nbf, &mut scan)?,
+                [b'i', b'a', b't'] => number(&mut out.iat, &mut scan)?,
+                [b'v'] => number(&mut out.v, &mut scan)?,
                 _ => scan.skip_value(0)?,
             }
             scan.space();
@@ -235,29 +236,28 @@ impl Scanner<'_> {
 }
 
 /// The first quote, backslash or control character in `bytes`. Eight bytes
-/// at a time (claims are mostly string content): a word with none of them is
-/// passed over whole, and the word that has one is searched byte by byte.
+/// at a time (claims are mostly string content): the word test marks, in
+/// each byte's high bit, the first such byte of a little-endian word (and
+/// possibly bytes after it, through borrows, never one before), so the
+/// lowest mark is the answer. The last few bytes are searched one by one.
 fn string_end(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = ONES << 7;
-    // Marks (in its high bit) the first zero byte of `w`, and possibly bytes
-    // after it (borrows), never one before: so the word is right to search.
     let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
     let mut start = 0;
     for word in bytes.chunks_exact(8) {
-        let w = u64::from_ne_bytes([
+        let w = u64::from_le_bytes([
             word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
         ]);
         let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        if zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space
-            != 0
-        {
-            break;
+        let marks =
+            zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | below_space;
+        if marks != 0 {
+            return Some(start + marks.trailing_zeros() as usize / 8);
         }
         start += 8;
     }
-    let rest = bytes.get(start..)?;
-    let at = rest
+    let at = bytes[start..]
         .iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
     Some(start + at)
