@@ -178,21 +178,33 @@ pub(crate) async fn outcome_with(
 }
 
 /// Verifies the request's token now: `Err` only when keys or configuration
-/// are unavailable.
+/// are unavailable. A session-only question whose key is cached is answered
+/// without awaiting (see [`ClerkVerifier::authenticate_ready`]).
 async fn verify_now(
     parts: &Parts,
     verifier: &ClerkVerifier,
     accepts: Accepts,
 ) -> Result<AuthOutcome, AuthRejection> {
-    let outcome = match verifier.authenticate_as(&parts.headers, accepts).await {
-        Ok(principal) => AuthOutcome::SignedIn(principal),
+    if accepts == Accepts::SESSION {
+        if let Some(result) = verifier.authenticate_ready(&parts.headers) {
+            return judged(result.map(Principal::Session));
+        }
+    }
+    judged(verifier.authenticate_as(&parts.headers, accepts).await)
+}
+
+/// A verification's result as an outcome: `Err` only when keys or
+/// configuration are unavailable (503), never "signed out".
+fn judged(result: Result<Principal, AuthRejection>) -> Result<AuthOutcome, AuthRejection> {
+    match result {
+        Ok(principal) => Ok(AuthOutcome::SignedIn(principal)),
         Err(rejection) if rejection.reason().is_unavailable() => {
             tracing::warn!(
                 reason = rejection.reason().code(),
                 detail = rejection.detail(),
                 "authentication unavailable"
             );
-            return Err(rejection);
+            Err(rejection)
         }
         Err(rejection) => {
             tracing::debug!(
@@ -200,10 +212,9 @@ async fn verify_now(
                 detail = rejection.detail(),
                 "request not authenticated"
             );
-            AuthOutcome::SignedOut(rejection)
+            Ok(AuthOutcome::SignedOut(rejection))
         }
-    };
-    Ok(outcome)
+    }
 }
 
 /// [`outcome_with`] the verifier in scope.

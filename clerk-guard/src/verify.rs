@@ -354,6 +354,17 @@ fn segments(token: &str) -> Result<(&str, &str, &str), AuthRejection> {
     }
 }
 
+/// An opaque machine token sent where a session token is expected.
+fn not_opaque(token: &str) -> Result<(), AuthRejection> {
+    if crate::machine::has_machine_prefix(token) {
+        return Err(AuthRejection::with_detail(
+            Reason::TokenTypeMismatch,
+            "an opaque machine token (mt_, oat_, ak_), not a session token",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn invalid(detail: &'static str) -> AuthRejection {
     AuthRejection::with_detail(Reason::TokenInvalid, detail)
 }
@@ -663,15 +674,65 @@ impl ClerkVerifier {
     }
 
     async fn verify_uncached(&self, token: &str, mut now: f64) -> Result<ClerkAuth, AuthRejection> {
-        if crate::machine::has_machine_prefix(token) {
-            return Err(AuthRejection::with_detail(
-                Reason::TokenTypeMismatch,
-                "an opaque machine token (mt_, oat_, ak_), not a session token",
-            ));
-        }
+        not_opaque(token)?;
         let (payload, key) = self
             .signed_payload(token, JwtKind::Session, &mut now)
             .await?;
+        self.session_from_payload(token, payload, key, now)
+    }
+
+    /// [`Self::verify_uncached`] when the key is cached: `None` when it must
+    /// be fetched (then the async path does the whole verification).
+    fn verify_uncached_ready(
+        &self,
+        token: &str,
+        now: f64,
+    ) -> Option<Result<ClerkAuth, AuthRejection>> {
+        if let Err(rejection) = not_opaque(token) {
+            return Some(Err(rejection));
+        }
+        match self.check_signature(token, JwtKind::Session, None, now) {
+            Ok(Signed::Verified(payload, key)) => {
+                Some(self.session_from_payload(token, payload, key, now))
+            }
+            Ok(Signed::NeedsKey(_)) => None,
+            Err(rejection) => Some(Err(rejection)),
+        }
+    }
+
+    /// [`Self::authenticate`] without awaiting, for the extractors: the
+    /// verdict when the key is cached (nearly every request), `None` when it
+    /// must be fetched. No async machinery is built or moved for a request
+    /// that never waits.
+    pub(crate) fn authenticate_ready(
+        &self,
+        headers: &HeaderMap,
+    ) -> Option<Result<ClerkAuth, AuthRejection>> {
+        let token = match token_from_headers(headers) {
+            Ok(token) => token,
+            Err(rejection) => return Some(Err(self.rejection(rejection))),
+        };
+        let now = now_seconds();
+        let result = match self.cached(token, now) {
+            Some(auth) => Ok(auth),
+            None => self.verify_uncached_ready(token, now)?,
+        };
+        Some(
+            result
+                .and_then(|auth| self.check_session(auth))
+                .map_err(|r| self.rejection(r)),
+        )
+    }
+
+    /// A session whose signature holds: its claims read and checked, and
+    /// remembered (from its second verification on).
+    fn session_from_payload(
+        &self,
+        token: &str,
+        payload: Vec<u8>,
+        key: Arc<VerificationKey>,
+        now: f64,
+    ) -> Result<ClerkAuth, AuthRejection> {
         // The one copy of the token: the ClerkAuth's, which is the cache key.
         let auth = ClerkAuth::from_payload(self.id(), payload, token, &self.0.config.role_claims)?;
         self.check_times(&auth, now)?;
