@@ -8,6 +8,11 @@
 //! difference.
 //!
 //! `cargo bench -p clerk-guard --features testing --bench overhead`
+//!
+//! With `OVERHEAD_LOOP=n OVERHEAD_ROUTE=floor|guarded` it instead runs `n`
+//! requests of one route inside `measured_loop` and exits: what
+//! `benches/instructions.sh` counts instructions of under callgrind, a
+//! figure the machine's load does not move.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -60,6 +65,15 @@ async fn floor(
     key.verify_sig(signed.as_bytes(), &signature)
         .map_err(|_| StatusCode::UNAUTHORIZED)?;
     Ok("ok")
+}
+
+/// The requests `benches/instructions.sh` counts (callgrind collects inside
+/// this function only).
+#[inline(never)]
+fn measured_loop(run: &mut dyn FnMut(usize), n: usize) {
+    for i in 0..n {
+        run(i);
+    }
 }
 
 /// Median nanoseconds per call of each of `runs`, batches interleaved.
@@ -117,14 +131,31 @@ fn main() {
         .route("/", axum::routing::get(floor))
         .with_state(Arc::clone(&key));
     let mut guarded_router = Router::new().route("/", axum::routing::get(guarded));
+    let mut floor_request =
+        |i| assert_eq!(ready(floor_router.call(request(i))).unwrap().status(), 200);
+    let mut guarded_request = |i| {
+        assert_eq!(
+            ready(guarded_router.call(request(i))).unwrap().status(),
+            200
+        )
+    };
+    if let Ok(n) = std::env::var("OVERHEAD_LOOP") {
+        let n: usize = n.parse().expect("OVERHEAD_LOOP: a number of requests");
+        let run: &mut dyn FnMut(usize) = match std::env::var("OVERHEAD_ROUTE").as_deref() {
+            Ok("floor") => &mut floor_request,
+            Ok("guarded") => &mut guarded_request,
+            _ => panic!("OVERHEAD_ROUTE: floor or guarded"),
+        };
+        // Keys cached and the header remembered before counting, as under load.
+        for i in 0..64 {
+            run(i);
+        }
+        measured_loop(run, n);
+        return;
+    }
     let times = interleaved(&mut [
-        &mut |i| assert_eq!(ready(floor_router.call(request(i))).unwrap().status(), 200),
-        &mut |i| {
-            assert_eq!(
-                ready(guarded_router.call(request(i))).unwrap().status(),
-                200
-            )
-        },
+        &mut floor_request,
+        &mut guarded_request,
         &mut |i| {
             let (signed, signature) = tokens[i % 64].rsplit_once('.').unwrap();
             let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
