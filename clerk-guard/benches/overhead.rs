@@ -9,10 +9,11 @@
 //!
 //! `cargo bench -p clerk-guard --features testing --bench overhead`
 //!
-//! With `OVERHEAD_LOOP=n OVERHEAD_ROUTE=floor|guarded` it instead runs `n`
-//! requests of one route inside `measured_loop` and exits: what
-//! `benches/instructions.sh` counts instructions of under callgrind, a
-//! figure the machine's load does not move.
+//! With `OVERHEAD_LOOP=n` it instead runs `n` floor requests inside
+//! `measured_floor`, then the same `n` tokens through the guarded route
+//! inside `measured_guarded`, and exits: what `benches/instructions.sh`
+//! counts instructions of under callgrind (one process, so one key and the
+//! same tokens for both), a figure the machine's load does not move.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -67,10 +68,17 @@ async fn floor(
     Ok("ok")
 }
 
-/// The requests `benches/instructions.sh` counts (callgrind collects inside
-/// this function only).
+/// The floor requests `benches/instructions.sh` counts.
 #[inline(never)]
-fn measured_loop(run: &mut dyn FnMut(usize), n: usize) {
+fn measured_floor(run: &mut dyn FnMut(usize), n: usize) {
+    for i in 0..n {
+        run(i);
+    }
+}
+
+/// The guarded requests `benches/instructions.sh` counts.
+#[inline(never)]
+fn measured_guarded(run: &mut dyn FnMut(usize), n: usize) {
     for i in 0..n {
         run(i);
     }
@@ -141,16 +149,13 @@ fn main() {
     };
     if let Ok(n) = std::env::var("OVERHEAD_LOOP") {
         let n: usize = n.parse().expect("OVERHEAD_LOOP: a number of requests");
-        let run: &mut dyn FnMut(usize) = match std::env::var("OVERHEAD_ROUTE").as_deref() {
-            Ok("floor") => &mut floor_request,
-            Ok("guarded") => &mut guarded_request,
-            _ => panic!("OVERHEAD_ROUTE: floor or guarded"),
-        };
         // Keys cached and the header remembered before counting, as under load.
         for i in 0..64 {
-            run(i);
+            floor_request(i);
+            guarded_request(i);
         }
-        measured_loop(run, n);
+        measured_floor(&mut floor_request, n);
+        measured_guarded(&mut guarded_request, n);
         return;
     }
     let times = interleaved(&mut [
