@@ -9,12 +9,13 @@ use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 
 use crate::claims::ClerkAuth;
 use crate::machine::{Accepts, Principal, TokenKind};
 use crate::rejection::{AuthRejection, Reason};
 use crate::require::{AcceptList, Requirement, SessionTokens};
-use crate::verify::{global, ClerkVerifier, VerifierId};
+use crate::verify::{global, token_from_headers, ClerkVerifier, VerifierId};
 
 /// What verification concluded for this request.
 #[derive(Debug, Clone)]
@@ -82,13 +83,29 @@ impl AuthOutcomes {
 }
 
 /// The session the request's `ClerkAuth` extension holds, if `id` verified
-/// it and the question accepts sessions.
+/// it, it is this request's token, and the question accepts sessions. A
+/// `ClerkAuth` some other code put there (another request's, or one verified
+/// from elsewhere) is never taken for this request's verdict.
 fn session_answer(parts: &Parts, id: VerifierId, accepts: Accepts) -> Option<AuthOutcome> {
     if !accepts.contains(TokenKind::Session) {
         return None;
     }
     let auth = parts.extensions.get::<ClerkAuth>()?;
-    (auth.verified_by() == id).then(|| AuthOutcome::SignedIn(Principal::Session(auth.clone())))
+    let ours = auth.verified_by() == id && is_request_token(&parts.headers, auth.token());
+    ours.then(|| AuthOutcome::SignedIn(Principal::Session(auth.clone())))
+}
+
+/// Whether `token` is the request's token (as [`token_from_headers`] finds
+/// it). The usual case, `Authorization: Bearer <token>`, is one comparison.
+fn is_request_token(headers: &HeaderMap, token: &str) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes())
+        .filter(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "));
+    if bearer.is_some_and(|value| &value[7..] == token.as_bytes()) {
+        return true;
+    }
+    token_from_headers(headers).is_ok_and(|found| found == token)
 }
 
 /// Left by a [`ClerkLayer`](crate::ClerkLayer) that had no verifier of its

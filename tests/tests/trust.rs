@@ -130,6 +130,51 @@ async fn a_session_displaced_by_another_verifier_still_answers_its_own() {
 }
 
 #[tokio::test]
+async fn a_clerk_auth_other_code_put_in_the_request_is_not_its_verdict() {
+    // A middleware puts another user's verified session (same verifier) in
+    // the extensions; the guard must still verify the request's own token.
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = uncached(&issuer);
+    let stranger = verifier
+        .verify(&issuer.token().subject("user_stranger").sign())
+        .await
+        .unwrap();
+    let app = Router::new()
+        .route("/who", get(who))
+        .layer(axum::middleware::from_fn(
+            move |mut request: axum::extract::Request, next: axum::middleware::Next| {
+                request.extensions_mut().insert(stranger.clone());
+                next.run(request)
+            },
+        ))
+        .layer(Extension(verifier));
+    let base = serve(app).await;
+    let token = issuer.token().subject("user_own").sign();
+    let reply = fetch(&format!("{base}/who"), Some(&token)).await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (200, "user_own once=true")
+    );
+    // The same from the `__session` cookie, and a bearer of another scheme
+    // is not taken for the cookie's token.
+    let cookie = format!("__session={token}");
+    for headers in [
+        vec![("cookie", cookie.as_str())],
+        vec![
+            ("cookie", cookie.as_str()),
+            ("authorization", "Basic dXNlcjpwYXNz"),
+        ],
+    ] {
+        let reply = fetch_with(&format!("{base}/who"), &headers).await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (200, "user_own once=true"),
+            "{headers:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn protected_handlers_under_an_extension_of_instance_b_inside_an_app_layer_of_a() {
     let a = TestIssuer::start().await.unwrap();
     let b = TestIssuer::start().await.unwrap();
