@@ -465,9 +465,7 @@ impl ClerkVerifier {
             Some(auth) => Ok(auth),
             None => self.verify_uncached(token, now).await,
         };
-        result
-            .and_then(|auth| self.check_session(auth))
-            .map_err(|r| self.rejection(r))
+        self.settle_session(result)
     }
 
     /// Finds and verifies the request's token as any kind `accepts` allows,
@@ -717,11 +715,7 @@ impl ClerkVerifier {
             Some(auth) => Ok(auth),
             None => self.verify_uncached_ready(token, now)?,
         };
-        Some(
-            result
-                .and_then(|auth| self.check_session(auth))
-                .map_err(|r| self.rejection(r)),
-        )
+        Some(self.settle_session(result))
     }
 
     /// A session whose signature holds: its claims read and checked, and
@@ -801,6 +795,17 @@ impl ClerkVerifier {
             }
         }
         Ok(())
+    }
+
+    /// The last step of [`Self::verify`] and [`Self::authenticate_ready`]:
+    /// the session rules, and a refusal rendered as configured.
+    fn settle_session(
+        &self,
+        result: Result<ClerkAuth, AuthRejection>,
+    ) -> Result<ClerkAuth, AuthRejection> {
+        result
+            .and_then(|auth| self.check_session(auth))
+            .map_err(|r| self.rejection(r))
     }
 
     /// Session rules checked on every use, cached or not.
