@@ -197,6 +197,12 @@ pub(crate) async fn outcome_with(
 /// Verifies the request's token now: `Err` only when keys or configuration
 /// are unavailable. A session-only question whose key is cached is answered
 /// without awaiting (see [`ClerkVerifier::authenticate_ready`]).
+///
+/// The other path (a key to fetch, a machine token) is boxed: its future is
+/// large, and every extractor's and handler's future would otherwise carry
+/// its size. A handler's boxed future past about 1 KiB leaves the
+/// allocator's per-thread cache for its slow path, and is copied whole when
+/// boxed; the usual request never builds this one.
 async fn verify_now(
     parts: &Parts,
     verifier: &ClerkVerifier,
@@ -207,7 +213,7 @@ async fn verify_now(
             return judged(result.map(Principal::Session));
         }
     }
-    judged(verifier.authenticate_as(&parts.headers, accepts).await)
+    judged(Box::pin(verifier.authenticate_as(&parts.headers, accepts)).await)
 }
 
 /// A verification's result as an outcome: `Err` only when keys or
