@@ -11,6 +11,13 @@
 //! | 3304 | jwt-authorizer 0.15 (axum 0.7) |
 //! | 3305 | clerk-rs 0.5 (axum `ClerkLayer`, `MemoryCacheJwksProvider`) |
 //! | 3306 | dioxus-clerk 0.8 (`server` feature: `ClerkAuthLayer` + `ClerkAuth`) |
+//! | 3312 | the floor again, on a runtime of its own (one worker thread) |
+//! | 3313 | clerk-guard again (same handler, same global verifier), on a runtime of its own |
+//!
+//! Ports 3312 and 3313 are for the head-to-head run: both are loaded at the
+//! same time, their two worker threads pinned to the same core, so the
+//! scheduler gives each half of it and the ratio of their req/s is the ratio
+//! of their cost per request, with any drift of the machine falling on both.
 //!
 //! Writes `warm.txt` (one token) and `cold.txt` (`$TOKENS` distinct tokens,
 //! default 100 000) into `$OUT_DIR`, then `ready`. With `MEMORY_ONLY=1` it
@@ -68,6 +75,22 @@ async fn listen(port: u16) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(("127.0.0.1", port)).await
 }
 
+/// Serves `app` on `port` from a thread of its own, on a multi-thread tokio
+/// runtime with one worker (the main runtime's flavour under compare.sh).
+fn own_runtime(port: u16, app: axum::Router) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        runtime.block_on(async move {
+            let listener = listen(port).await.expect("bind");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+}
+
 fn mint(issuer: &TestIssuer, count: usize, pad: usize) -> Vec<String> {
     let padding = "x".repeat(pad);
     clerk_guard::testing::mint_parallel(count, |i| {
@@ -107,6 +130,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     if !memory_only {
+        // Head to head: the floor and clerk-guard, each on a runtime of its
+        // own of the same flavour (multi-thread, one worker).
+        let der = issuer.signing_key().public_key_der();
+        let key = Arc::new(ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der)?);
+        own_runtime(
+            3312,
+            axum::Router::new()
+                .route("/", axum::routing::get(floor))
+                .with_state(key),
+        );
+        own_runtime(
+            3313,
+            axum::Router::new().route("/", axum::routing::get(guarded)),
+        );
+
         let app = axum::Router::new().route("/", axum::routing::get(plain));
         let listener = listen(3301).await?;
         tokio::spawn(async move { axum::serve(listener, app).await });
