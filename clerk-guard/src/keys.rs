@@ -3,6 +3,7 @@
 //! Keys are parsed into aws-lc-rs `ParsedPublicKey`s once, when a key set is
 //! loaded, so a request pays for the RSA check and nothing else.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -425,13 +426,36 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The key this thread last found in a [`JwksCache`] (see
+    /// [`JwksCache::cached`]).
+    static LAST_KEY: RefCell<Option<KeyMemo>> = const { RefCell::new(None) };
+}
+
+/// A key found for `kid` in the state `generation` of cache `cache`, whose
+/// keys were fetched at `fetched_at` (wall-clock seconds) without error.
+struct KeyMemo {
+    cache: u64,
+    generation: u64,
+    fetched_at: f64,
+    kid: Box<str>,
+    key: Arc<VerificationKey>,
+}
+
 /// A JWKS kept in memory: lock-free reads, one fetch at a time shared by
 /// every waiter, TTL refresh in the background, stale keys served while the
 /// endpoint fails, and at most one fetch per cooldown while it fails.
 #[derive(Debug)]
 pub(crate) struct JwksCache {
+    /// Unique in the process: which cache a thread's key memo belongs to.
+    id: u64,
     fetcher: JwksFetcher,
     state: ArcSwap<CacheState>,
+    /// Bumped after every new `state`: a thread's key memo holds while it
+    /// has not moved.
+    generation: AtomicU64,
     in_flight: Mutex<Option<(u64, SharedFetch)>>,
     unknown: Mutex<UnknownKids>,
     fetch_ids: AtomicU64,
@@ -501,7 +525,7 @@ impl Drop for FetchGuard {
         if !self.finished {
             // Cancelled mid-way: the attempt (already recorded) stands as a failure.
             let current = self.cache.state.load_full();
-            self.cache.state.store(Arc::new(CacheState {
+            self.cache.publish(Arc::new(CacheState {
                 keys: current.keys.clone(),
                 fetched_at: current.fetched_at,
                 last_attempt: current.last_attempt,
@@ -520,8 +544,10 @@ impl JwksCache {
     /// A cache fetching as `settings` say; nothing is fetched until a key is asked for.
     pub(crate) fn new(settings: &JwksSettings) -> Result<Self, String> {
         Ok(Self {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             fetcher: JwksFetcher::new(settings)?,
             state: ArcSwap::from_pointee(CacheState::default()),
+            generation: AtomicU64::new(0),
             in_flight: Mutex::new(None),
             unknown: Mutex::new(UnknownKids::default()),
             fetch_ids: AtomicU64::new(0),
@@ -536,24 +562,66 @@ impl JwksCache {
         self.cooldown.checked_sub(elapsed).filter(|d| !d.is_zero())
     }
 
+    /// Makes `state` the cache's state, and so every thread's key memo stale.
+    fn publish(&self, state: Arc<CacheState>) {
+        self.state.store(state);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// The key for `kid` if the cache holds it now, without waiting; starts a
     /// background refresh when the keys are older than the TTL. `now` is
     /// [`now_seconds`], read once by the caller.
+    ///
+    /// One instance's tokens name one kid, so each thread remembers the key
+    /// it last found: while the state has not changed and its keys are
+    /// within their TTL, that key is the answer, without loading the state
+    /// or searching its map.
     pub(crate) fn cached(self: &Arc<Self>, kid: &str, now: f64) -> Option<Arc<VerificationKey>> {
+        // Read before the state: a state published after this read leaves
+        // the memo made below stale at once, never a stale memo current.
+        let generation = self.generation.load(Ordering::Acquire);
+        let ttl = self.ttl.as_secs_f64();
+        let remembered = LAST_KEY.with(|memo| {
+            memo.borrow()
+                .as_ref()
+                .filter(|m| {
+                    m.cache == self.id
+                        && m.generation == generation
+                        && (m.fetched_at..m.fetched_at + ttl).contains(&now)
+                        && *m.kid == *kid
+                })
+                .map(|m| Arc::clone(&m.key))
+        });
+        if remembered.is_some() {
+            return remembered;
+        }
         let state = self.state.load();
         let keys = state.keys.as_ref()?;
         // Due a TTL after the last good fetch (or at once if the clock went
         // back past it); after a failed refresh, at most one retry per
         // cooldown while the old keys keep serving.
-        let ttl = self.ttl.as_secs_f64();
-        let due = state
+        let fresh = state
             .fetched_at
-            .is_some_and(|at| !(at..at + ttl).contains(&now))
+            .filter(|at| (*at..*at + ttl).contains(&now));
+        let due = state.fetched_at.is_some()
+            && fresh.is_none()
             && (state.last_error.is_none() || self.cooldown_left(&state).is_none());
         if due {
             self.refresh_in_background();
         }
-        keys.get(kid).cloned()
+        let key = keys.get(kid).cloned();
+        if let (Some(key), Some(fetched_at), None) = (&key, fresh, state.last_error) {
+            LAST_KEY.with(|memo| {
+                *memo.borrow_mut() = Some(KeyMemo {
+                    cache: self.id,
+                    generation,
+                    fetched_at,
+                    kid: kid.into(),
+                    key: Arc::clone(key),
+                });
+            });
+        }
+        key
     }
 
     /// The key for `kid`, fetching the key set when the cache is cold or the
@@ -627,7 +695,7 @@ impl JwksCache {
         current: &CacheState,
     ) -> SharedFetch {
         let id = self.fetch_ids.fetch_add(1, Ordering::Relaxed);
-        self.state.store(Arc::new(CacheState {
+        self.publish(Arc::new(CacheState {
             keys: current.keys.clone(),
             fetched_at: current.fetched_at,
             last_attempt: Some(Instant::now()),
@@ -688,7 +756,7 @@ impl JwksCache {
             }
         };
         let next = Arc::new(next);
-        self.state.store(Arc::clone(&next));
+        self.publish(Arc::clone(&next));
         next
     }
 }

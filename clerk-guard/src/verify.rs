@@ -1,7 +1,9 @@
 //! Turning a request's token into a [`ClerkAuth`], by Clerk's rules.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::mem::MaybeUninit;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -200,7 +202,14 @@ impl Doorkeeper {
         tail[..take].copy_from_slice(&bytes[bytes.len() - take..]);
         let fingerprint = u64::from_le_bytes(tail) | 1;
         let slot = &self.slots[(fingerprint >> 8) as usize % Self::SLOTS];
-        slot.swap(fingerprint, Ordering::Relaxed) == fingerprint
+        // A plain load and store, not a swap: a locked instruction would
+        // drain the store buffer on every cold request, and two threads
+        // racing on one slot only admit a token one sighting early or late.
+        let seen = slot.load(Ordering::Relaxed) == fingerprint;
+        if !seen {
+            slot.store(fingerprint, Ordering::Relaxed);
+        }
+        seen
     }
 }
 
@@ -239,8 +248,6 @@ struct VerifierInner {
     doorkeeper: Doorkeeper,
     /// Opaque machine tokens, when a secret key is configured.
     opaque: Option<Arc<OpaqueVerifier>>,
-    /// The last token header parsed.
-    last_header: arc_swap::ArcSwapOption<HeaderMemo>,
 }
 
 /// Identifies one verifier (and its clones) for the life of the process.
@@ -276,7 +283,29 @@ struct HeaderMemo {
     crit: bool,
 }
 
+thread_local! {
+    /// The last token header this thread parsed.
+    static LAST_HEADER: RefCell<Option<Rc<HeaderMemo>>> = const { RefCell::new(None) };
+}
+
 impl HeaderMemo {
+    /// The header `header_b64`, parsed. One instance's tokens share their
+    /// header, so each thread keeps the last one it parsed and does not
+    /// decode and parse the same bytes again. A parsed header depends on its
+    /// bytes alone, so the memo serves every verifier; being the thread's
+    /// own, reading it takes no atomic operation.
+    fn get(header_b64: &str) -> Result<Rc<Self>, AuthRejection> {
+        LAST_HEADER.with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some(memo) = last.as_ref().filter(|m| *m.b64 == *header_b64) {
+                return Ok(Rc::clone(memo));
+            }
+            let fresh = Rc::new(Self::parse(header_b64)?);
+            *last = Some(Rc::clone(&fresh));
+            Ok(fresh)
+        })
+    }
+
     fn parse(header_b64: &str) -> Result<Self, AuthRejection> {
         // Small and short-lived: decoded on the stack.
         let mut header_buf = [MaybeUninit::uninit(); 1024];
@@ -416,7 +445,6 @@ impl ClerkVerifier {
             tokens,
             doorkeeper: Doorkeeper::new(),
             opaque,
-            last_header: arc_swap::ArcSwapOption::empty(),
         })))
     }
 
@@ -634,18 +662,7 @@ impl ClerkVerifier {
         now: f64,
     ) -> Result<Signed, AuthRejection> {
         let (header_b64, payload_b64, signature_b64) = segments(token)?;
-        // One instance's tokens share their header: the last one parsed is
-        // kept, and the same bytes are not decoded and parsed again.
-        let memo = self.0.last_header.load();
-        let fresh;
-        let header = match memo.as_deref().filter(|m| *m.b64 == *header_b64) {
-            Some(memo) => memo,
-            None => {
-                fresh = Arc::new(HeaderMemo::parse(header_b64)?);
-                self.0.last_header.store(Some(Arc::clone(&fresh)));
-                &fresh
-            }
-        };
+        let header = HeaderMemo::get(header_b64)?;
         let kid = header.kid.as_ref();
         let alg = header.alg;
         kind.check_type(header.typ.as_deref(), header.cat.as_deref())?;
