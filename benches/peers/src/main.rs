@@ -14,6 +14,8 @@
 //! | 3312 | the floor again, on a runtime of its own (one worker thread) |
 //! | 3313 | clerk-guard again (same handler, same global verifier), on a runtime of its own |
 //!
+//! `PORT_SHIFT=n` adds `n` to every port.
+//!
 //! Ports 3312 and 3313 are for the head-to-head run: both are loaded at the
 //! same time, their two worker threads pinned to the same core, so the
 //! scheduler gives each half of it and the ratio of their req/s is the ratio
@@ -71,8 +73,14 @@ async fn dioxus_handler(_: dioxus_clerk::server::ClerkAuth) -> &'static str {
     "ok"
 }
 
+/// Binds `port`, moved by `$PORT_SHIFT` (default 0) so that two builds can
+/// serve side by side (say, before and after a change, head to head).
 async fn listen(port: u16) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(("127.0.0.1", port)).await
+    let shift: u16 = std::env::var("PORT_SHIFT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    tokio::net::TcpListener::bind(("127.0.0.1", port + shift)).await
 }
 
 /// Serves `app` on `port` from a thread of its own, on a multi-thread tokio
