@@ -44,36 +44,35 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
             scan.space();
             scan.eat(b':')?;
             scan.space();
-            let text = |slot: &mut Option<Text>, scan: &mut Scanner<'_>| {
-                if slot.is_some() {
-                    return None; // serde_json refuses a repeated field
-                }
-                let (start, end) = scan.plain_string()?;
-                *slot = Some(Text::At {
-                    start: u32::try_from(start).ok()?,
-                    len: u32::try_from(end - start).ok()?,
-                });
-                Some(())
+            // Byte patterns, compared inline (a `str` match calls memcmp per
+            // arm). The arms only pick the slot: the one string and the one
+            // integer reader below are each inlined once, which keeps this
+            // function's code small (it runs on every cold request, and the
+            // code it touches is fetched as surely as the data).
+            let slot = match scan.bytes[start..end] {
+                [b's', b'u', b'b'] => Slot::Text(&mut out.sub),
+                [b'i', b's', b's'] => Slot::Text(&mut out.iss),
+                [b'a', b'z', b'p'] => Slot::Text(&mut out.azp),
+                [b's', b'i', b'd'] => Slot::Text(&mut out.sid),
+                [b's', b't', b's'] => Slot::Text(&mut out.sts),
+                [b'e', b'x', b'p'] => Slot::Number(&mut out.exp),
+                [b'n', b'b', b'f'] => Slot::Number(&mut out.nbf),
+                [b'i', b'a', b't'] => Slot::Number(&mut out.iat),
+                [b'v'] => Slot::Number(&mut out.v),
+                _ => Slot::Other,
             };
-            let number = |slot: &mut Option<f64>, scan: &mut Scanner<'_>| {
-                if slot.is_some() {
-                    return None;
+            match slot {
+                // serde_json refuses a repeated field.
+                Slot::Text(Some(_)) | Slot::Number(Some(_)) => return None,
+                Slot::Text(slot) => {
+                    let (start, end) = scan.plain_string()?;
+                    *slot = Some(Text::At {
+                        start: u32::try_from(start).ok()?,
+                        len: u32::try_from(end - start).ok()?,
+                    });
                 }
-                *slot = Some(scan.integer()?);
-                Some(())
-            };
-            // Byte patterns, compared inline (a `str` match calls memcmp per arm).
-            match scan.bytes[start..end] {
-                [b's', b'u', b'b'] => text(&mut out.sub, &mut scan)?,
-                [b'i', b's', b's'] => text(&mut out.iss, &mut scan)?,
-                [b'a', b'z', b'p'] => text(&mut out.azp, &mut scan)?,
-                [b's', b'i', b'd'] => text(&mut out.sid, &mut scan)?,
-                [b's', b't', b's'] => text(&mut out.sts, &mut scan)?,
-                [b'e', b'x', b'p'] => number(&mut out.exp, &mut scan)?,
-                [b'n', b'b', b'f'] => number(&mut out.nbf, &mut scan)?,
-                [b'i', b'a', b't'] => number(&mut out.iat, &mut scan)?,
-                [b'v'] => number(&mut out.v, &mut scan)?,
-                _ => scan.skip_value(0)?,
+                Slot::Number(slot) => *slot = Some(scan.integer()?),
+                Slot::Other => scan.skip_value(0)?,
             }
             scan.space();
             match scan.next()? {
@@ -85,6 +84,13 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
     }
     scan.space();
     (scan.at == scan.bytes.len()).then_some(out)
+}
+
+/// Where a claim's value goes.
+enum Slot<'a> {
+    Text(&'a mut Option<Text>),
+    Number(&'a mut Option<f64>),
+    Other,
 }
 
 struct Scanner<'a> {
