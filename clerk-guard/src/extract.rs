@@ -155,20 +155,81 @@ pub(crate) async fn outcome_with(
     verifier: &ClerkVerifier,
     accepts: Accepts,
 ) -> Result<AuthOutcome, AuthRejection> {
+    match outcome_ready(parts, verifier, accepts) {
+        Some(result) => result,
+        None => Box::pin(outcome_waiting(parts, verifier, accepts)).await,
+    }
+}
+
+/// [`outcome_with`] the verifier in scope.
+///
+/// The usual request (an outcome already recorded, or a session token whose
+/// key is cached) is answered by plain function calls; only a verification
+/// that must wait (a key to fetch, a machine token) builds a future, boxed,
+/// so every extractor's and handler's future stays small. A handler's boxed
+/// future past about 1 KiB leaves the allocator's per-thread cache, and is
+/// copied whole when boxed.
+pub(crate) async fn outcome(
+    parts: &mut Parts,
+    accepts: Accepts,
+) -> Result<AuthOutcome, AuthRejection> {
+    let verifier = verifier_for(parts)?;
+    match outcome_ready(parts, &verifier, accepts) {
+        Some(result) => result,
+        None => Box::pin(outcome_waiting(parts, &verifier, accepts)).await,
+    }
+}
+
+/// [`outcome_with`] without awaiting: the recorded outcome, or a session
+/// verified now with a cached key; `None` when verification must wait.
+fn outcome_ready(
+    parts: &mut Parts,
+    verifier: &ClerkVerifier,
+    accepts: Accepts,
+) -> Option<Result<AuthOutcome, AuthRejection>> {
     let id = verifier.id();
     if let Some(outcome) = session_answer(parts, id, accepts) {
-        return Ok(outcome);
+        return Some(Ok(outcome));
     }
     let recorded = parts
         .extensions
         .get::<AuthOutcomes>()
         .and_then(|outcomes| outcomes.answer(id, accepts))
         .cloned();
-    let fresh = recorded.is_none();
-    let outcome = match recorded {
-        Some(outcome) => outcome,
-        None => verify_now(parts, verifier, accepts).await?,
+    let (outcome, fresh) = match recorded {
+        Some(outcome) => (outcome, false),
+        None if accepts == Accepts::SESSION => {
+            let result = verifier.authenticate_ready(&parts.headers)?;
+            match judged(result.map(Principal::Session)) {
+                Ok(outcome) => (outcome, true),
+                Err(unavailable) => return Some(Err(unavailable)),
+            }
+        }
+        None => return None,
     };
+    Some(Ok(keep(parts, id, accepts, outcome, fresh)))
+}
+
+/// [`outcome_with`] for a verification that waits: no outcome is recorded
+/// for `verifier` and `accepts` (see [`outcome_ready`]).
+async fn outcome_waiting(
+    parts: &mut Parts,
+    verifier: &ClerkVerifier,
+    accepts: Accepts,
+) -> Result<AuthOutcome, AuthRejection> {
+    let outcome = judged(verifier.authenticate_as(&parts.headers, accepts).await)?;
+    Ok(keep(parts, verifier.id(), accepts, outcome, true))
+}
+
+/// Puts `outcome` where later extractors find it (`fresh`: not taken from
+/// the records).
+fn keep(
+    parts: &mut Parts,
+    id: VerifierId,
+    accepts: Accepts,
+    outcome: AuthOutcome,
+    fresh: bool,
+) -> AuthOutcome {
     // `Extension<ClerkAuth>` always holds the innermost verifier's verdict
     // (and `Extension<Principal>` too, where machine tokens are accepted),
     // a recorded one included. A signed-in session is recorded by that
@@ -191,29 +252,7 @@ pub(crate) async fn outcome_with(
     if fresh && !matches!(outcome, AuthOutcome::SignedIn(Principal::Session(_))) {
         AuthOutcomes::record(parts, (id, accepts, outcome.clone()));
     }
-    Ok(outcome)
-}
-
-/// Verifies the request's token now: `Err` only when keys or configuration
-/// are unavailable. A session-only question whose key is cached is answered
-/// without awaiting (see [`ClerkVerifier::authenticate_ready`]).
-///
-/// The other path (a key to fetch, a machine token) is boxed: its future is
-/// large, and every extractor's and handler's future would otherwise carry
-/// its size. A handler's boxed future past about 1 KiB leaves the
-/// allocator's per-thread cache for its slow path, and is copied whole when
-/// boxed; the usual request never builds this one.
-async fn verify_now(
-    parts: &Parts,
-    verifier: &ClerkVerifier,
-    accepts: Accepts,
-) -> Result<AuthOutcome, AuthRejection> {
-    if accepts == Accepts::SESSION {
-        if let Some(result) = verifier.authenticate_ready(&parts.headers) {
-            return judged(result.map(Principal::Session));
-        }
-    }
-    judged(Box::pin(verifier.authenticate_as(&parts.headers, accepts)).await)
+    outcome
 }
 
 /// A verification's result as an outcome: `Err` only when keys or
@@ -238,15 +277,6 @@ fn judged(result: Result<Principal, AuthRejection>) -> Result<AuthOutcome, AuthR
             Ok(AuthOutcome::SignedOut(rejection))
         }
     }
-}
-
-/// [`outcome_with`] the verifier in scope.
-pub(crate) async fn outcome(
-    parts: &mut Parts,
-    accepts: Accepts,
-) -> Result<AuthOutcome, AuthRejection> {
-    let verifier = verifier_for(parts)?;
-    outcome_with(parts, &verifier, accepts).await
 }
 
 /// The principal a guard or layer with the verifier in scope admitted, else
