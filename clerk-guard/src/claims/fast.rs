@@ -41,8 +41,13 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
     } else {
         loop {
             let (start, end) = scan.plain_string()?;
-            scan.space();
-            scan.eat(b':')?;
+            // Tokens are compact JSON: the colon follows the name at once.
+            if scan.peek() == Some(b':') {
+                scan.at += 1;
+            } else {
+                scan.space();
+                scan.eat(b':')?;
+            }
             scan.space();
             // Byte patterns, compared inline (a `str` match calls memcmp per
             // arm). The arms only pick the slot: the one string and the one
@@ -150,6 +155,14 @@ impl Scanner<'_> {
     fn integer(&mut self) -> Option<f64> {
         let start = self.at;
         let mut value: u64 = 0;
+        // Unix times have ten digits: the first eight are read as one word.
+        if let Some(word) = self.bytes.get(start..start + 8) {
+            let word = u64::from_le_bytes(word.try_into().ok()?);
+            if let Some(eight) = eight_digits(word) {
+                value = eight;
+                self.at += 8;
+            }
+        }
         while let Some(digit @ b'0'..=b'9') = self.peek() {
             value = value * 10 + u64::from(digit - b'0');
             self.at += 1;
@@ -274,6 +287,27 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
     Some(start + at)
 }
 
+/// The number eight ASCII digits spell (the first digit in the lowest
+/// byte, as `u64::from_le_bytes` reads them), or `None` if any byte is not a
+/// digit. Each byte is a digit when its high nibble is 3 and adding 6 keeps
+/// it 3 (no carry crosses bytes: every byte is at most 0x3f by then); the
+/// digits are then combined pairwise: two, four, then eight at once.
+#[inline(always)]
+fn eight_digits(word: u64) -> Option<u64> {
+    const NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    if word & NIBBLES != ZEROS || word.wrapping_add(0x0606_0606_0606_0606) & NIBBLES != ZEROS {
+        return None;
+    }
+    let digits = word - ZEROS;
+    // Each 16-bit lane's low byte: ten times its first digit plus its second.
+    let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8);
+    const LOW: u64 = 0x0000_00ff_0000_00ff;
+    let high = (pairs & LOW).wrapping_mul(100 + (1_000_000 << 32));
+    let low = ((pairs >> 16) & LOW).wrapping_mul(1 + (10_000 << 32));
+    Some(high.wrapping_add(low) >> 32)
+}
+
 /// Runs both readers over `payload` and panics if the fast one accepted
 /// what serde_json refuses, or read a different value. Returns whether the
 /// fast reader took the payload.
@@ -300,7 +334,46 @@ pub(crate) fn check(payload: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::string_end;
+    use super::{eight_digits, string_end};
+
+    /// Against a digit-by-digit parse: every digit at every position, spread
+    /// values, and every non-digit byte at every position.
+    #[test]
+    fn eight_digits_reads_what_a_digit_loop_reads() {
+        let naive = |bytes: &[u8; 8]| {
+            bytes.iter().try_fold(0u64, |value, &b| {
+                b.is_ascii_digit().then(|| value * 10 + u64::from(b - b'0'))
+            })
+        };
+        let mut cases: Vec<[u8; 8]> = Vec::new();
+        for at in 0..8 {
+            for digit in b'0'..=b'9' {
+                let mut bytes = *b"00000000";
+                bytes[at] = digit;
+                cases.push(bytes);
+                let mut bytes = *b"99999999";
+                bytes[at] = digit;
+                cases.push(bytes);
+            }
+            for probe in 0..=255u8 {
+                let mut bytes = *b"12345678";
+                bytes[at] = probe;
+                cases.push(bytes);
+            }
+        }
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let text = format!("{:08}", x % 100_000_000);
+            cases.push(text.as_bytes().try_into().unwrap());
+        }
+        for bytes in cases {
+            let word = u64::from_le_bytes(bytes);
+            assert_eq!(eight_digits(word), naive(&bytes), "{:?}", bytes);
+        }
+    }
 
     /// Every byte value at every position of a 0–24 byte run, over fillers
     /// from each range the word test treats differently (ASCII, and bytes
