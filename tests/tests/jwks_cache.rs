@@ -122,6 +122,32 @@ async fn a_retired_key_is_dropped_on_ttl_refresh_with_its_cached_tokens() {
     assert_eq!(app.get("/me", Some(&new)).await.status, 200);
 }
 
+/// Each thread remembers the key it last found; a refresh before the TTL
+/// (started by a new kid) that drops that key must take it from the memo at
+/// once. One thread serves this test (tokio's current-thread runtime), so the
+/// memo is the one the old key's tokens would meet.
+#[tokio::test]
+async fn a_key_dropped_by_an_early_refresh_is_refused_at_once() {
+    let app = TestApp::start_with(|c| c.unknown_kid_cooldown(Duration::from_millis(50))).await;
+    let old = app.issuer.token().sign();
+    let old_unsent = app.issuer.token().subject("user_unsent").sign();
+    // The first request fetches the keys; the second finds its key in the
+    // cache, and this thread remembers it.
+    assert_eq!(app.get("/me", Some(&old)).await.status, 200);
+    let again = app.issuer.token().subject("user_again").sign();
+    assert_eq!(app.get("/me", Some(&again)).await.status, 200);
+    app.issuer.rotate("ins_test_2");
+    app.issuer.retire("ins_test_1");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A token of the new key: its kid is unknown, so the key set is fetched
+    // again, long before the TTL, and the old key is no longer in it.
+    let new = app.issuer.token().sign();
+    assert_eq!(app.get("/me", Some(&new)).await.status, 200);
+    assert_eq!(app.issuer.fetch_count(), 2);
+    let reply = app.get("/me", Some(&old_unsent)).await;
+    assert_eq!((reply.status, reply.reason()), (401, "jwk-kid-mismatch"));
+}
+
 #[tokio::test]
 async fn stale_keys_are_served_while_the_jwks_is_down() {
     let app = TestApp::start_with(|c| {
