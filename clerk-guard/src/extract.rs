@@ -150,6 +150,13 @@ fn warn_if_misordered(parts: &Parts, verifier: &ClerkVerifier) {
 
 /// Verifies the request with `verifier` once and records the outcome. `Err`
 /// only when keys or configuration are unavailable (503): never "signed out".
+///
+/// The usual request (an outcome already recorded, or a session token whose
+/// key is cached) is answered by plain function calls; only a verification
+/// that must wait (a key to fetch, a machine token) builds a future, boxed,
+/// so every extractor's and handler's future stays small. A handler's boxed
+/// future past about 1 KiB leaves the allocator's per-thread cache, and is
+/// copied whole when boxed.
 pub(crate) async fn outcome_with(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
@@ -162,22 +169,12 @@ pub(crate) async fn outcome_with(
 }
 
 /// [`outcome_with`] the verifier in scope.
-///
-/// The usual request (an outcome already recorded, or a session token whose
-/// key is cached) is answered by plain function calls; only a verification
-/// that must wait (a key to fetch, a machine token) builds a future, boxed,
-/// so every extractor's and handler's future stays small. A handler's boxed
-/// future past about 1 KiB leaves the allocator's per-thread cache, and is
-/// copied whole when boxed.
 pub(crate) async fn outcome(
     parts: &mut Parts,
     accepts: Accepts,
 ) -> Result<AuthOutcome, AuthRejection> {
     let verifier = verifier_for(parts)?;
-    match outcome_ready(parts, &verifier, accepts) {
-        Some(result) => result,
-        None => Box::pin(outcome_waiting(parts, &verifier, accepts)).await,
-    }
+    outcome_with(parts, &verifier, accepts).await
 }
 
 /// [`outcome_with`] without awaiting: the recorded outcome, or a session

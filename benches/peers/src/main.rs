@@ -31,8 +31,8 @@ use std::sync::Arc;
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
-use clerk_guard::testing::TestIssuer;
 use clerk_guard::clerk_protected;
+use clerk_guard::testing::TestIssuer;
 use jwt_authorizer::{IntoLayer, JwtAuthorizer, JwtClaims, Validation};
 
 #[clerk_protected]
@@ -133,37 +133,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(clerk_guard::DEFAULT_TOKEN_CACHE_BYTES);
     // The global verifier, as the quickstart sets it: no layer in front.
     clerk_guard::init(issuer.config().token_cache_bytes(cache_bytes).build()?)?;
-    let app = axum::Router::new().route("/", axum::routing::get(guarded));
+    let guarded_app = axum::Router::new().route("/", axum::routing::get(guarded));
+    let app = guarded_app.clone();
     let listener = listen(3303).await?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     if !memory_only {
-        // Head to head: the floor and clerk-guard, each on a runtime of its
-        // own of the same flavour (multi-thread, one worker).
         let der = issuer.signing_key().public_key_der();
         let key = Arc::new(ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der)?);
-        own_runtime(
-            3312,
-            axum::Router::new()
-                .route("/", axum::routing::get(floor))
-                .with_state(key),
-        );
-        own_runtime(
-            3313,
-            axum::Router::new().route("/", axum::routing::get(guarded)),
-        );
+        let floor_app = axum::Router::new()
+            .route("/", axum::routing::get(floor))
+            .with_state(key);
+        // Head to head: the floor and clerk-guard, each on a runtime of its
+        // own of the same flavour (multi-thread, one worker).
+        own_runtime(3312, floor_app.clone());
+        own_runtime(3313, guarded_app);
 
         let app = axum::Router::new().route("/", axum::routing::get(plain));
         let listener = listen(3301).await?;
         tokio::spawn(async move { axum::serve(listener, app).await });
 
-        let der = issuer.signing_key().public_key_der();
-        let key = Arc::new(ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der)?);
-        let app = axum::Router::new()
-            .route("/", axum::routing::get(floor))
-            .with_state(key);
         let listener = listen(3302).await?;
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(async move { axum::serve(listener, floor_app).await });
 
         let authorizer = JwtAuthorizer::<serde_json::Value>::from_jwks_url(&issuer.jwks_url())
             .validation(Validation::new().iss(&[issuer.issuer()]).leeway(5))
