@@ -180,6 +180,7 @@ impl Registered {
         }
     }
 
+    #[cold]
     fn read_with_serde(payload: &str) -> Result<Self, serde_json::Error> {
         // A JSON object only: serde would also read a struct from an array.
         if !payload

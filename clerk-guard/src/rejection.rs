@@ -217,6 +217,7 @@ impl AuthRejection {
     /// let rejection = clerk_guard::AuthRejection::new(clerk_guard::Reason::MissingRole);
     /// assert_eq!(rejection.status(), 403);
     /// ```
+    #[cold]
     pub fn new(reason: Reason) -> Self {
         Self {
             reason,
@@ -253,6 +254,7 @@ impl AuthRejection {
         self.reverification.as_ref()
     }
 
+    #[cold]
     pub(crate) fn with_detail(reason: Reason, detail: &'static str) -> Self {
         Self {
             reason,

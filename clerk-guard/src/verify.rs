@@ -391,6 +391,7 @@ fn not_opaque(token: &str) -> Result<(), AuthRejection> {
     Ok(())
 }
 
+#[cold]
 pub(crate) fn invalid(detail: &'static str) -> AuthRejection {
     AuthRejection::with_detail(Reason::TokenInvalid, detail)
 }
