@@ -10,7 +10,9 @@
 # Then the memory figure: clerk-guard's resident memory before and after
 # 100 000 distinct valid tokens, each sent twice in a row (a token enters the
 # cache on its second verification), for ~600-byte and ~2500-byte tokens.
-# MEMORY_ONLY=1 runs the memory figure alone.
+# MEMORY_ONLY=1 runs the memory figure alone; HEAD_TO_HEAD_ONLY=1 runs the
+# head-to-head series alone ($RUNS runs; its ratio moves with the machine's
+# state, so a long series says more than five runs).
 #
 #   bash benches/compare.sh      (needs wrk and taskset; the peers build once)
 #
@@ -37,6 +39,45 @@ start() { # out_dir [env...]
   taskset -a -p -c 0 "$pid" >/dev/null
   echo "$pid"
 }
+
+# Head to head: the floor and clerk-guard (ports 3312 and 3313, each on a
+# runtime of its own, both threads on core 0) loaded at the same time, half
+# the connections each. The scheduler splits the core evenly, so the ratio
+# of their req/s is the ratio of their costs per request, measured over
+# the same seconds: drift that moves a sequential pair falls on both.
+head_to_head() { # run
+  local loaders=() port
+  for port in 3312 3313; do
+    TOKENS_FILE="$dir/main/cold.txt" taskset -c 1 wrk -t1 -c$((CONNECTIONS / 2)) -d"$DURATION" \
+      -s compare.lua "http://127.0.0.1:$port/" > "$dir/h2h-$port.out" &
+    loaders+=($!)
+  done
+  wait "${loaders[@]}"
+  local floor_h2h guard_h2h
+  floor_h2h=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-3312.out")
+  guard_h2h=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-3313.out")
+  awk -v f="$floor_h2h" -v g="$guard_h2h" 'BEGIN { print g / f }' >> "$dir/ratio-h2h"
+  printf 'run %s  head to head, cold: floor %s, clerk-guard %s req/s\n' "$1" "$floor_h2h" "$guard_h2h" >&2
+}
+
+h2h_line() {
+  sort -n "$dir/ratio-h2h" | awk '{ v[NR] = $1; s += $1 } END {
+    printf "clerk-guard-cold / floor-cold, head to head (both loaded at once on one core): median %.3f×, mean %.3f× (runs: ", v[int((NR + 1) / 2)], s / NR
+    for (i = 1; i <= NR; i++) printf "%s%.2f", (i > 1 ? ", " : ""), v[i]; print ")" }'
+}
+
+if [ "${HEAD_TO_HEAD_ONLY:-0}" = 1 ]; then
+  echo "minting $TOKENS tokens ..."
+  pid=$(start "$dir/main" TOKENS="$TOKENS")
+  warm=$(head -1 "$dir/main/warm.txt")
+  for port in 3312 3313; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $warm" "http://127.0.0.1:$port/")
+    [ "$code" = 200 ] || { echo "port $port (head to head) answered $code to a valid token"; exit 1; }
+  done
+  for run in $(seq "$RUNS"); do head_to_head "$run"; done
+  h2h_line
+  exit 0
+fi
 
 if [ "${MEMORY_ONLY:-0}" != 1 ]; then
 echo "minting $TOKENS tokens ..."
@@ -68,22 +109,7 @@ for run in $(seq "$RUNS"); do
     echo "$rps" >> "$dir/$name-$mode"
     printf 'run %s  %-22s %-5s %10s req/s\n' "$run" "$name" "$mode" "$rps" >&2
   done
-  # Head to head: the floor and clerk-guard (ports 3312 and 3313, each on a
-  # runtime of its own, both threads on core 0) loaded at the same time, half
-  # the connections each. The scheduler splits the core evenly, so the ratio
-  # of their req/s is the ratio of their costs per request, measured over
-  # the same seconds: drift that moves a sequential pair falls on both.
-  loaders=()
-  for port in 3312 3313; do
-    TOKENS_FILE="$dir/main/cold.txt" taskset -c 1 wrk -t1 -c$((CONNECTIONS / 2)) -d"$DURATION" \
-      -s compare.lua "http://127.0.0.1:$port/" > "$dir/h2h-$port.out" &
-    loaders+=($!)
-  done
-  wait "${loaders[@]}"
-  floor_h2h=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-3312.out")
-  guard_h2h=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-3313.out")
-  awk -v f="$floor_h2h" -v g="$guard_h2h" 'BEGIN { print g / f }' >> "$dir/ratio-h2h"
-  printf 'run %s  head to head, cold: floor %s, clerk-guard %s req/s\n' "$run" "$floor_h2h" "$guard_h2h" >&2
+  head_to_head "$run"
 done
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 plain=$(median "$dir/plain-warm")
@@ -106,9 +132,7 @@ for pair in "clerk-guard-warm plain-warm" "clerk-guard-cold floor-cold"; do
     printf "%s / %s, paired per run: median %.2f× (runs: ", name, ref, v[int((NR + 1) / 2)]
     for (i = 1; i <= NR; i++) printf "%s%.2f", (i > 1 ? ", " : ""), v[i]; print ")" }' "$dir/ratio-$mine"
 done
-sort -n "$dir/ratio-h2h" | awk '{ v[NR] = $1 } END {
-  printf "clerk-guard-cold / floor-cold, head to head (both loaded at once on one core): median %.2f× (runs: ", v[int((NR + 1) / 2)]
-  for (i = 1; i <= NR; i++) printf "%s%.2f", (i > 1 ? ", " : ""), v[i]; print ")" }'
+h2h_line
 kill "$pid" 2>/dev/null || true
 fi
 
