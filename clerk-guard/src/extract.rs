@@ -5,6 +5,7 @@
 //! in the request extensions, so a guard plus `auth: ClerkAuth` (or a layer
 //! plus either) verifies once.
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -114,13 +115,14 @@ fn is_request_token(headers: &HeaderMap, token: &str) -> bool {
 pub(crate) struct LayerUsedGlobal(pub(crate) VerifierId);
 
 /// The router's own verifier (an `Extension<ClerkVerifier>` or a
-/// [`ClerkLayer`](crate::ClerkLayer)'s), else the global one.
-pub(crate) fn verifier_for(parts: &Parts) -> Result<ClerkVerifier, AuthRejection> {
+/// [`ClerkLayer`](crate::ClerkLayer)'s), else the global one (borrowed: no
+/// reference count is touched on the quickstart's path).
+pub(crate) fn verifier_for(parts: &Parts) -> Result<Cow<'static, ClerkVerifier>, AuthRejection> {
     if let Some(verifier) = parts.extensions.get::<ClerkVerifier>() {
         warn_if_misordered(parts, verifier);
-        return Ok(verifier.clone());
+        return Ok(Cow::Owned(verifier.clone()));
     }
-    global().cloned().map_err(|_| {
+    global().map(Cow::Borrowed).map_err(|_| {
         AuthRejection::with_detail(
             Reason::ConfigurationInvalid,
             "no verifier in scope (ClerkLayer::with_verifier, or Extension(verifier) added after \

@@ -164,7 +164,7 @@ where
                         if parts.extensions.get::<ClerkVerifier>().is_none() {
                             parts.extensions.insert(LayerUsedGlobal(verifier.id()));
                         }
-                        verifier
+                        verifier.into_owned()
                     }
                     Err(unavailable) => {
                         tracing::error!(
