@@ -35,7 +35,8 @@ start() { # out_dir [env...]
   env OUT_DIR="$1" TOKIO_WORKER_THREADS=1 "${@:2}" "$server" > "$1/server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1200); do [ -s "$1/ready" ] && break; sleep 0.1; done
-  [ -s "$1/ready" ] || { echo "server did not start: $(cat "$1/server.log")"; exit 1; }
+  # (Run in a command substitution: the caller checks for a pid.)
+  [ -s "$1/ready" ] || { echo "server did not start: $(cat "$1/server.log")" >&2; kill "$pid" 2>/dev/null; return 1; }
   taskset -a -p -c 0 "$pid" >/dev/null
   echo "$pid"
 }
@@ -68,7 +69,7 @@ h2h_line() {
 
 if [ "${HEAD_TO_HEAD_ONLY:-0}" = 1 ]; then
   echo "minting $TOKENS tokens ..."
-  pid=$(start "$dir/main" TOKENS="$TOKENS")
+  pid=$(start "$dir/main" TOKENS="$TOKENS") || exit 1
   warm=$(head -1 "$dir/main/warm.txt")
   for port in 3312 3313; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $warm" "http://127.0.0.1:$port/")
@@ -76,12 +77,13 @@ if [ "${HEAD_TO_HEAD_ONLY:-0}" = 1 ]; then
   done
   for run in $(seq "$RUNS"); do head_to_head "$run"; done
   h2h_line
+  kill "$pid" 2>/dev/null || true
   exit 0
 fi
 
 if [ "${MEMORY_ONLY:-0}" != 1 ]; then
 echo "minting $TOKENS tokens ..."
-pid=$(start "$dir/main" TOKENS="$TOKENS")
+pid=$(start "$dir/main" TOKENS="$TOKENS") || exit 1
 warm=$(head -1 "$dir/main/warm.txt")
 
 # Each reference point is run right before the clerk-guard row compared with
@@ -141,7 +143,7 @@ echo "| token size | resident before | after $TOKENS distinct tokens, twice each
 echo "|---|---|---|---|---|"
 for pad in 0 1400; do
   sub="$dir/mem-$pad"
-  pid=$(start "$sub" MEMORY_ONLY=1 TOKENS="$TOKENS" PAD="$pad")
+  pid=$(start "$sub" MEMORY_ONLY=1 TOKENS="$TOKENS" PAD="$pad") || exit 1
   size=$(head -1 "$sub/cold.txt" | tr -d '\n' | wc -c)
   curl -s -o /dev/null -H "Authorization: Bearer $(head -1 "$sub/warm.txt")" http://127.0.0.1:3303/
   before=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
