@@ -148,6 +148,39 @@ async fn a_key_dropped_by_an_early_refresh_is_refused_at_once() {
     assert_eq!((reply.status, reply.reason()), (401, "jwk-kid-mismatch"));
 }
 
+/// The per-thread key memo belongs to one verifier's key cache: two Clerk
+/// instances whose keys share a kid (every test issuer's is `ins_test_1`)
+/// must not lend each other their keys. Both caches have fetched once (the
+/// same generation), and one thread runs every call, so the memo that A's
+/// key left is the one B's lookup meets. With the memo's cache check
+/// dropped, B verifies A's signature and refuses the token only for its
+/// issuer.
+#[tokio::test]
+async fn a_key_remembered_for_one_instance_never_serves_another() {
+    let a = TestIssuer::start().await.unwrap();
+    let b = TestIssuer::start().await.unwrap();
+    let verifier_a = ClerkVerifier::new(a.config().build().unwrap()).unwrap();
+    let verifier_b = ClerkVerifier::new(b.config().build().unwrap()).unwrap();
+    for subject in ["user_1", "user_2"] {
+        verifier_b
+            .verify(&b.token().subject(subject).sign())
+            .await
+            .unwrap();
+    }
+    for subject in ["user_1", "user_2"] {
+        verifier_a
+            .verify(&a.token().subject(subject).sign())
+            .await
+            .unwrap();
+    }
+    let refused = verifier_b
+        .verify(&a.token().subject("user_3").sign())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.reason().code(), "token-invalid-signature");
+    assert_eq!((a.fetch_count(), b.fetch_count()), (1, 1));
+}
+
 #[tokio::test]
 async fn stale_keys_are_served_while_the_jwks_is_down() {
     let app = TestApp::start_with(|c| {
