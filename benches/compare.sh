@@ -5,8 +5,9 @@
 # the same local JWKS, warm (one reused token) and cold (a different token on
 # each request, from 100 000 distinct ones). Server pinned to core 0 with one
 # tokio worker, wrk pinned to core 1; runs interleaved, median of $RUNS.
-# Then the floor and clerk-guard head to head: both loaded at once, their two
-# threads sharing core 0, so each run gives a cost ratio free of drift.
+# Then clerk-guard head to head with the floor (distinct tokens) and with
+# plain axum (one reused token): both loaded at once, their two threads
+# sharing core 0, so each run gives a cost ratio free of drift.
 # Then the memory figure: clerk-guard's resident memory before and after
 # 100 000 distinct valid tokens, each sent twice in a row (a token enters the
 # cache on its second verification), for ~600-byte and ~2500-byte tokens.
@@ -41,29 +42,34 @@ start() { # out_dir [env...]
   echo "$pid"
 }
 
-# Head to head: the floor and clerk-guard (ports 3312 and 3313, each on a
-# runtime of its own, both threads on core 0) loaded at the same time, half
-# the connections each. The scheduler splits the core evenly, so the ratio
-# of their req/s is the ratio of their costs per request, measured over
-# the same seconds: drift that moves a sequential pair falls on both.
-head_to_head() { # run
-  local loaders=() port
-  for port in 3312 3313; do
-    TOKENS_FILE="$dir/main/cold.txt" taskset -c 1 wrk -t1 -c$((CONNECTIONS / 2)) -d"$DURATION" \
+# Head to head: clerk-guard (port 3313) and its reference (the floor on 3312
+# with distinct tokens, plain axum on 3311 with the one reused token), each
+# on a runtime of its own, both threads on core 0, loaded at the same time,
+# half the connections each. The scheduler splits the core evenly, so the
+# ratio of their req/s is the ratio of their costs per request, measured
+# over the same seconds: drift that moves a sequential pair falls on both.
+head_to_head() { # run mode(cold|warm)
+  local reference=3312 name=floor loaders=() port
+  [ "$2" = warm ] && reference=3311 name=plain
+  for port in "$reference" 3313; do
+    TOKENS_FILE="$dir/main/$2.txt" taskset -c 1 wrk -t1 -c$((CONNECTIONS / 2)) -d"$DURATION" \
       -s compare.lua "http://127.0.0.1:$port/" > "$dir/h2h-$port.out" &
     loaders+=($!)
   done
   wait "${loaders[@]}"
-  local floor_h2h guard_h2h
-  floor_h2h=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-3312.out")
-  guard_h2h=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-3313.out")
-  awk -v f="$floor_h2h" -v g="$guard_h2h" 'BEGIN { print g / f }' >> "$dir/ratio-h2h"
-  printf 'run %s  head to head, cold: floor %s, clerk-guard %s req/s\n' "$1" "$floor_h2h" "$guard_h2h" >&2
+  local theirs mine
+  theirs=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-$reference.out")
+  mine=$(awk '/Requests\/sec/ { print $2 }' "$dir/h2h-3313.out")
+  awk -v t="$theirs" -v m="$mine" 'BEGIN { print m / t }' >> "$dir/ratio-h2h-$2"
+  printf 'run %s  head to head, %s: %s %s, clerk-guard %s req/s\n' "$1" "$2" "$name" "$theirs" "$mine" >&2
 }
 
-h2h_line() {
-  sort -n "$dir/ratio-h2h" | awk '{ v[NR] = $1; s += $1 } END {
-    printf "clerk-guard-cold / floor-cold, head to head (both loaded at once on one core): median %.3f×, mean %.3f× (runs: ", v[int((NR + 1) / 2)], s / NR
+h2h_line() { # mode(cold|warm)
+  local name=floor
+  [ "$1" = warm ] && name=plain
+  sort -n "$dir/ratio-h2h-$1" | awk -v mode="$1" -v name="$name" '{ v[NR] = $1; s += $1; q += $1 * $1 } END {
+    m = s / NR; sd = (NR > 1 ? sqrt((q - NR * m * m) / (NR - 1)) : 0)
+    printf "clerk-guard-%s / %s-%s, head to head (both loaded at once on one core): median %.3f×, mean %.3f× ± %.3f (95%% interval of the mean; runs: ", mode, name, mode, v[int((NR + 1) / 2)], m, 1.96 * sd / sqrt(NR)
     for (i = 1; i <= NR; i++) printf "%s%.2f", (i > 1 ? ", " : ""), v[i]; print ")" }'
 }
 
@@ -71,12 +77,13 @@ if [ "${HEAD_TO_HEAD_ONLY:-0}" = 1 ]; then
   echo "minting $TOKENS tokens ..."
   pid=$(start "$dir/main" TOKENS="$TOKENS") || exit 1
   warm=$(head -1 "$dir/main/warm.txt")
-  for port in 3312 3313; do
+  for port in 3311 3312 3313; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $warm" "http://127.0.0.1:$port/")
     [ "$code" = 200 ] || { echo "port $port (head to head) answered $code to a valid token"; exit 1; }
   done
-  for run in $(seq "$RUNS"); do head_to_head "$run"; done
-  h2h_line
+  for run in $(seq "$RUNS"); do head_to_head "$run" cold; head_to_head "$run" warm; done
+  h2h_line cold
+  h2h_line warm
   kill "$pid" 2>/dev/null || true
   exit 0
 fi
@@ -97,7 +104,7 @@ for target in "${targets[@]}"; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $warm" "http://127.0.0.1:$port/")
   [ "$code" = 200 ] || { echo "$name answered $code to a valid token"; exit 1; }
 done
-for port in 3312 3313; do
+for port in 3311 3312 3313; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $warm" "http://127.0.0.1:$port/")
   [ "$code" = 200 ] || { echo "port $port (head to head) answered $code to a valid token"; exit 1; }
 done
@@ -111,7 +118,8 @@ for run in $(seq "$RUNS"); do
     echo "$rps" >> "$dir/$name-$mode"
     printf 'run %s  %-22s %-5s %10s req/s\n' "$run" "$name" "$mode" "$rps" >&2
   done
-  head_to_head "$run"
+  head_to_head "$run" cold
+  head_to_head "$run" warm
 done
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 plain=$(median "$dir/plain-warm")
@@ -134,7 +142,8 @@ for pair in "clerk-guard-warm plain-warm" "clerk-guard-cold floor-cold"; do
     printf "%s / %s, paired per run: median %.2f× (runs: ", name, ref, v[int((NR + 1) / 2)]
     for (i = 1; i <= NR; i++) printf "%s%.2f", (i > 1 ? ", " : ""), v[i]; print ")" }' "$dir/ratio-$mine"
 done
-h2h_line
+h2h_line cold
+h2h_line warm
 kill "$pid" 2>/dev/null || true
 fi
 

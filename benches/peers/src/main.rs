@@ -11,13 +11,15 @@
 //! | 3304 | jwt-authorizer 0.15 (axum 0.7) |
 //! | 3305 | clerk-rs 0.5 (axum `ClerkLayer`, `MemoryCacheJwksProvider`) |
 //! | 3306 | dioxus-clerk 0.8 (`server` feature: `ClerkAuthLayer` + `ClerkAuth`) |
+//! | 3311 | plain axum again, on a runtime of its own (one worker thread) |
 //! | 3312 | the floor again, on a runtime of its own (one worker thread) |
 //! | 3313 | clerk-guard again (same handler, same global verifier), on a runtime of its own |
 //!
 //! `PORT_SHIFT=n` adds `n` to every port.
 //!
-//! Ports 3312 and 3313 are for the head-to-head run: both are loaded at the
-//! same time, their two worker threads pinned to the same core, so the
+//! Ports 3311-3313 are for the head-to-head runs (3312 against 3313 with
+//! distinct tokens, 3311 against 3313 with one reused token): two are loaded
+//! at the same time, their worker threads pinned to the same core, so the
 //! scheduler gives each half of it and the ratio of their req/s is the ratio
 //! of their cost per request, with any drift of the machine falling on both.
 //!
@@ -144,12 +146,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let floor_app = axum::Router::new()
             .route("/", axum::routing::get(floor))
             .with_state(key);
-        // Head to head: the floor and clerk-guard, each on a runtime of its
-        // own of the same flavour (multi-thread, one worker).
+        // Head to head: the floor, plain axum and clerk-guard, each on a
+        // runtime of its own of the same flavour (multi-thread, one worker).
         own_runtime(3312, floor_app.clone());
         own_runtime(3313, guarded_app);
 
         let app = axum::Router::new().route("/", axum::routing::get(plain));
+        own_runtime(3311, app.clone());
         let listener = listen(3301).await?;
         tokio::spawn(async move { axum::serve(listener, app).await });
 
