@@ -48,9 +48,14 @@ start() { # out_dir [env...]
 # half the connections each. The scheduler splits the core evenly, so the
 # ratio of their req/s is the ratio of their costs per request, measured
 # over the same seconds: drift that moves a sequential pair falls on both.
+# The reference clerk-guard is held to in `mode`: its port and name.
+reference() { # mode(cold|warm)
+  if [ "$1" = warm ]; then echo "3311 plain"; else echo "3312 floor"; fi
+}
+
 head_to_head() { # run mode(cold|warm)
-  local reference=3312 name=floor loaders=() port
-  [ "$2" = warm ] && reference=3311 name=plain
+  local reference name loaders=() port
+  read -r reference name <<<"$(reference "$2")"
   for port in "$reference" 3313; do
     TOKENS_FILE="$dir/main/$2.txt" taskset -c 1 wrk -t1 -c$((CONNECTIONS / 2)) -d"$DURATION" \
       -s compare.lua "http://127.0.0.1:$port/" > "$dir/h2h-$port.out" &
@@ -65,8 +70,8 @@ head_to_head() { # run mode(cold|warm)
 }
 
 h2h_line() { # mode(cold|warm)
-  local name=floor
-  [ "$1" = warm ] && name=plain
+  local name
+  read -r _ name <<<"$(reference "$1")"
   sort -n "$dir/ratio-h2h-$1" | awk -v mode="$1" -v name="$name" '{ v[NR] = $1; s += $1; q += $1 * $1 } END {
     m = s / NR; sd = (NR > 1 ? sqrt((q - NR * m * m) / (NR - 1)) : 0)
     printf "clerk-guard-%s / %s-%s, head to head (both loaded at once on one core): median %.3f×, mean %.3f× ± %.3f (95%% interval of the mean; runs: ", mode, name, mode, v[int((NR + 1) / 2)], m, 1.96 * sd / sqrt(NR)
