@@ -3,6 +3,8 @@
 //! `#[clerk_protected(roles = "admin")] async fn f(a: A) -> R { body }`
 //! becomes `async fn f(_: Guard<AnyRole<(Str<"admin" as a type>, ())>>, a: A) -> R { body }`:
 //! the body, return type, attributes, generics and where-clause are untouched.
+//! A handler with no arguments gets `SoleGuard` instead of `Guard` (the same
+//! verdict, recorded nowhere: no extractor follows it).
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -47,6 +49,9 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         let bits = Literal::u8_unsuffixed(attribute.accepts);
         quote_spanned!(span=> ::clerk_guard::__private::Accepting<#bits>)
     });
+    // A handler that takes nothing else gets the guard that leaves no verdict
+    // in the request for extractors after it (there are none).
+    let sole = function.sig.inputs.is_empty();
     let guard: FnArg = match (&attribute.mode, accepts) {
         (Mode::Optional, None) => parse_quote_spanned! {span=>
             _: ::clerk_guard::__private::OptionalGuard
@@ -54,16 +59,16 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         (Mode::Optional, Some(accepts)) => parse_quote_spanned! {span=>
             _: ::clerk_guard::__private::OptionalGuard<#accepts>
         },
-        (Mode::Required(requirements), None) => {
+        (Mode::Required(requirements), accepts) => {
             let requirement = requirement_type(requirements);
+            let accepts = accepts.map(|accepts| quote!(, #accepts));
+            let guard = if sole {
+                quote_spanned!(span=> SoleGuard)
+            } else {
+                quote_spanned!(span=> Guard)
+            };
             parse_quote_spanned! {span=>
-                _: ::clerk_guard::__private::Guard<#requirement>
-            }
-        }
-        (Mode::Required(requirements), Some(accepts)) => {
-            let requirement = requirement_type(requirements);
-            parse_quote_spanned! {span=>
-                _: ::clerk_guard::__private::Guard<#requirement, #accepts>
+                _: ::clerk_guard::__private::#guard<#requirement #accepts>
             }
         }
     };
@@ -190,4 +195,40 @@ fn type_str(value: &LitStr) -> TokenStream {
         },
     );
     quote_spanned!(span=> ::clerk_guard::__private::Str<#packed>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clerk_protected;
+    use quote::quote;
+
+    fn expanded(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+        clerk_protected(args, item).to_string()
+    }
+
+    #[test]
+    fn a_handler_without_parameters_gets_the_guard_that_records_nothing() {
+        let alone = expanded(
+            quote!(roles = "admin"),
+            quote!(
+                async fn f() {}
+            ),
+        );
+        assert!(alone.contains(":: SoleGuard <"), "{alone}");
+        let with_params = expanded(
+            quote!(),
+            quote!(
+                async fn f(a: A) {}
+            ),
+        );
+        assert!(with_params.contains(":: Guard <"), "{with_params}");
+        assert!(!with_params.contains("SoleGuard"), "{with_params}");
+        let optional = expanded(
+            quote!(optional),
+            quote!(
+                async fn f() {}
+            ),
+        );
+        assert!(optional.contains(":: OptionalGuard"), "{optional}");
+    }
 }

@@ -117,10 +117,17 @@ pub(crate) struct LayerUsedGlobal(pub(crate) VerifierId);
 /// The router's own verifier (an `Extension<ClerkVerifier>` or a
 /// [`ClerkLayer`](crate::ClerkLayer)'s), else the global one (borrowed: no
 /// reference count is touched on the quickstart's path).
+///
+/// Until the process has built a verifier of its own
+/// ([`ClerkVerifier::new`]), no request can carry one (the global verifier,
+/// or a clone of it, is the same verifier), so the extensions are not
+/// searched.
 pub(crate) fn verifier_for(parts: &Parts) -> Result<Cow<'static, ClerkVerifier>, AuthRejection> {
-    if let Some(verifier) = parts.extensions.get::<ClerkVerifier>() {
-        warn_if_misordered(parts, verifier);
-        return Ok(Cow::Owned(verifier.clone()));
+    if crate::verify::own_verifiers_exist() {
+        if let Some(verifier) = parts.extensions.get::<ClerkVerifier>() {
+            warn_if_misordered(parts, verifier);
+            return Ok(Cow::Owned(verifier.clone()));
+        }
     }
     global().map(Cow::Borrowed).map_err(|_| {
         AuthRejection::with_detail(
@@ -150,8 +157,30 @@ fn warn_if_misordered(parts: &Parts, verifier: &ClerkVerifier) {
     }
 }
 
-/// Verifies the request with `verifier` once and records the outcome. `Err`
-/// only when keys or configuration are unavailable (503): never "signed out".
+/// Where an extractor stands among a request's extractors and layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Anywhere: it answers from the outcomes recorded before it, and
+    /// records its own for the extractors after it.
+    Among,
+    /// A handler's only extractor ([`SoleGuard`]): nothing after it reads a
+    /// record, so it leaves none, and only a [`ClerkLayer`](crate::ClerkLayer)
+    /// can have recorded one before it.
+    Alone,
+}
+
+impl Place {
+    /// Whether outcomes recorded earlier in the request may answer. Alone, a
+    /// guard looks only if a `ClerkLayer` serves somewhere in the process
+    /// (no extractor runs before it); without one there is nothing to find.
+    fn reads_records(self) -> bool {
+        self == Place::Among || crate::layer::layers_in_use()
+    }
+}
+
+/// Verifies the request with `verifier` once and, unless the extractor is
+/// [`Place::Alone`], records the outcome for the extractors after this one. `Err` only when keys or
+/// configuration are unavailable (503): never "signed out".
 ///
 /// The usual request (an outcome already recorded, or a session token whose
 /// key is cached) is answered by plain function calls; only a verification
@@ -163,20 +192,29 @@ pub(crate) async fn outcome_with(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
     accepts: Accepts,
+    place: Place,
 ) -> Result<AuthOutcome, AuthRejection> {
-    match outcome_ready(parts, verifier, accepts) {
-        Some(result) => result,
-        None => Box::pin(outcome_waiting(parts, verifier, accepts)).await,
+    // `if let`, not `match`: the outcome in hand is not kept in the future
+    // across the await (a `match` scrutinee would be).
+    if let Some(result) = outcome_ready(parts, verifier, accepts, place) {
+        return result;
     }
+    Box::pin(outcome_waiting(parts, verifier, accepts, place)).await
 }
 
-/// [`outcome_with`] the verifier in scope.
+/// [`outcome_with`] the verifier in scope. (The same steps, written out
+/// rather than awaiting [`outcome_with`]: one future fewer around every
+/// extractor's.)
 pub(crate) async fn outcome(
     parts: &mut Parts,
     accepts: Accepts,
+    place: Place,
 ) -> Result<AuthOutcome, AuthRejection> {
     let verifier = verifier_for(parts)?;
-    outcome_with(parts, &verifier, accepts).await
+    if let Some(result) = outcome_ready(parts, &verifier, accepts, place) {
+        return result;
+    }
+    Box::pin(outcome_waiting(parts, &verifier, accepts, place)).await
 }
 
 /// [`outcome_with`] without awaiting: the recorded outcome, or a session
@@ -185,16 +223,21 @@ fn outcome_ready(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
     accepts: Accepts,
+    place: Place,
 ) -> Option<Result<AuthOutcome, AuthRejection>> {
     let id = verifier.id();
-    if let Some(outcome) = session_answer(parts, id, accepts) {
-        return Some(Ok(outcome));
-    }
-    let recorded = parts
-        .extensions
-        .get::<AuthOutcomes>()
-        .and_then(|outcomes| outcomes.answer(id, accepts))
-        .cloned();
+    let recorded = if place.reads_records() {
+        if let Some(outcome) = session_answer(parts, id, accepts) {
+            return Some(Ok(outcome));
+        }
+        parts
+            .extensions
+            .get::<AuthOutcomes>()
+            .and_then(|outcomes| outcomes.answer(id, accepts))
+            .cloned()
+    } else {
+        None
+    };
     let (outcome, fresh) = match recorded {
         Some(outcome) => (outcome, false),
         None if accepts == Accepts::SESSION => {
@@ -206,6 +249,9 @@ fn outcome_ready(
         }
         None => return None,
     };
+    if place == Place::Alone {
+        return Some(Ok(outcome));
+    }
     Some(Ok(keep(parts, id, accepts, outcome, fresh)))
 }
 
@@ -215,8 +261,12 @@ async fn outcome_waiting(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
     accepts: Accepts,
+    place: Place,
 ) -> Result<AuthOutcome, AuthRejection> {
     let outcome = judged(verifier.authenticate_as(&parts.headers, accepts).await)?;
+    if place == Place::Alone {
+        return Ok(outcome);
+    }
     Ok(keep(parts, verifier.id(), accepts, outcome, true))
 }
 
@@ -293,7 +343,7 @@ async fn principal_outcome(parts: &mut Parts) -> Result<AuthOutcome, AuthRejecti
             return Ok(outcome.clone());
         }
     }
-    outcome_with(parts, &verifier, Accepts::SESSION).await
+    outcome_with(parts, &verifier, Accepts::SESSION, Place::Among).await
 }
 
 /// Who called: the principal the route's guard (or a layer) admitted, by the
@@ -354,7 +404,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClerkAuth {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match outcome(parts, Accepts::SESSION).await? {
+        match outcome(parts, Accepts::SESSION, Place::Among).await? {
             AuthOutcome::SignedIn(Principal::Session(auth)) => Ok(auth),
             AuthOutcome::SignedIn(_) => Err(AuthRejection::new(Reason::TokenTypeMismatch)),
             AuthOutcome::SignedOut(rejection) => Err(rejection),
@@ -379,7 +429,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for ClerkAuth {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        match outcome(parts, Accepts::SESSION).await? {
+        match outcome(parts, Accepts::SESSION, Place::Among).await? {
             AuthOutcome::SignedIn(Principal::Session(auth)) => Ok(Some(auth)),
             AuthOutcome::SignedIn(_) | AuthOutcome::SignedOut(_) => Ok(None),
         }
@@ -412,36 +462,117 @@ impl<R, A> std::fmt::Debug for Guard<R, A> {
 impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for Guard<R, A> {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let verdict = if A::ACCEPTS == Accepts::SESSION {
-            let auth = <ClerkAuth as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-            R::verdict(&auth).inspect_err(|rejection| {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        admit::<R, A>(parts, Place::Among).await?;
+        Ok(Guard(PhantomData))
+    }
+}
+
+/// [`Guard`] for a handler that takes nothing else: what
+/// `#[clerk_protected(...)]` puts in a handler without arguments. It admits
+/// and rejects exactly as `Guard<R, A>` does, but records no verdict in the
+/// request's extensions, since no extractor comes after it to read one (and
+/// nothing outside a handler sees the request it consumes). A verdict a
+/// [`ClerkLayer`](crate::ClerkLayer) recorded before it is still used.
+///
+/// ```
+/// use clerk_guard::{__private::SoleGuard, SignedIn};
+///
+/// // What `#[clerk_protected] async fn ping() -> &'static str` becomes:
+/// async fn ping(_guard: SoleGuard<SignedIn>) -> &'static str {
+///     "pong"
+/// }
+/// ```
+pub struct SoleGuard<R, A = SessionTokens>(PhantomData<fn() -> (R, A)>);
+
+impl<R, A> std::fmt::Debug for SoleGuard<R, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SoleGuard")
+    }
+}
+
+impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for SoleGuard<R, A> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        admit::<R, A>(parts, Place::Alone).await?;
+        Ok(SoleGuard(PhantomData))
+    }
+}
+
+/// A guard's verdict: a token of a kind `A` accepts that meets `R`
+/// (`record`: the outcome left for the extractors after the guard).
+///
+/// Plain calls when the outcome is at hand (see [`outcome_ready`]); only a
+/// verification that waits builds the boxed future of [`outcome_waiting`],
+/// so the guard's own future (inside every handler's) stays a few words.
+async fn admit<R: Requirement, A: AcceptList>(
+    parts: &mut Parts,
+    place: Place,
+) -> Result<(), AuthRejection> {
+    if let Some(verdict) = admit_ready::<R, A>(parts, place) {
+        return verdict;
+    }
+    Box::pin(admit_waiting::<R, A>(parts, place)).await
+}
+
+/// [`admit`] without awaiting: `None` when the verification must wait.
+fn admit_ready<R: Requirement, A: AcceptList>(
+    parts: &mut Parts,
+    place: Place,
+) -> Option<Result<(), AuthRejection>> {
+    let verifier = match verifier_for(parts) {
+        Ok(verifier) => verifier,
+        Err(unavailable) => return Some(Err(unavailable)),
+    };
+    let outcome = outcome_ready(parts, &verifier, A::ACCEPTS, place)?;
+    Some(outcome.and_then(|outcome| verdict::<R, A>(&verifier, outcome)))
+}
+
+/// [`admit`] when the verification waits.
+async fn admit_waiting<R: Requirement, A: AcceptList>(
+    parts: &mut Parts,
+    place: Place,
+) -> Result<(), AuthRejection> {
+    let verifier = verifier_for(parts)?;
+    let outcome = outcome_waiting(parts, &verifier, A::ACCEPTS, place).await?;
+    verdict::<R, A>(&verifier, outcome)
+}
+
+/// Whether `outcome` is a principal of a kind `A` accepts that meets `R`;
+/// a requirement's refusal is rendered as `verifier` is configured to.
+fn verdict<R: Requirement, A: AcceptList>(
+    verifier: &ClerkVerifier,
+    outcome: AuthOutcome,
+) -> Result<(), AuthRejection> {
+    let principal = match outcome {
+        AuthOutcome::SignedIn(principal) => principal,
+        AuthOutcome::SignedOut(rejection) => return Err(rejection),
+    };
+    let verdict = match &principal {
+        Principal::Session(auth) if A::ACCEPTS == Accepts::SESSION => {
+            R::verdict(auth).inspect_err(|rejection| {
                 tracing::debug!(
                     reason = rejection.reason().code(),
                     user = auth.user_id(),
                     "requirement not met"
                 );
             })
-        } else {
-            let principal = match outcome(parts, A::ACCEPTS).await? {
-                AuthOutcome::SignedIn(principal) => principal,
-                AuthOutcome::SignedOut(rejection) => return Err(rejection),
-            };
-            R::verdict_for(&principal).inspect_err(|rejection| {
-                tracing::debug!(
-                    reason = rejection.reason().code(),
-                    subject = principal.subject(),
-                    kind = principal.kind().clerk_name(),
-                    "requirement not met"
-                );
-            })
-        };
-        verdict.map_err(|rejection| match verifier_for(parts) {
-            Ok(verifier) => verifier.rejection(rejection),
-            Err(_) => rejection,
-        })?;
-        Ok(Guard(PhantomData))
-    }
+        }
+        // Never recorded for a session-only question; refused all the same.
+        _ if A::ACCEPTS == Accepts::SESSION => {
+            return Err(AuthRejection::new(Reason::TokenTypeMismatch))
+        }
+        _ => R::verdict_for(&principal).inspect_err(|rejection| {
+            tracing::debug!(
+                reason = rejection.reason().code(),
+                subject = principal.subject(),
+                kind = principal.kind().clerk_name(),
+                "requirement not met"
+            );
+        }),
+    };
+    verdict.map_err(|rejection| verifier.rejection(rejection))
 }
 
 /// An extractor that verifies a token if one is sent and never rejects except
@@ -468,7 +599,7 @@ impl<S: Send + Sync, A: AcceptList> FromRequestParts<S> for OptionalGuard<A> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        outcome(parts, A::ACCEPTS).await?;
+        outcome(parts, A::ACCEPTS, Place::Among).await?;
         Ok(OptionalGuard(PhantomData))
     }
 }

@@ -127,8 +127,10 @@
 //! functions in `impl` blocks too. [`Guard`] verifies the token (once per
 //! request: the outcome is kept in the request extensions, so `auth:
 //! ClerkAuth` later in the list costs nothing) and checks the requirement;
-//! `optional` puts [`OptionalGuard`] first instead. By hand, name your own
-//! [`Requirement`] type and take `Guard<YourType>`.
+//! `optional` puts [`OptionalGuard`] first instead. A handler that takes no
+//! parameters gets `SoleGuard` (the same verdict; it leaves nothing in the
+//! request, since no extractor follows it to read it). By hand, name your
+//! own [`Requirement`] type and take `Guard<YourType>`.
 //!
 //! # Limits
 //!
@@ -199,7 +201,7 @@ pub use verify::{global, init, ClerkVerifier};
 /// What `#[clerk_protected]` expands to refers to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::extract::{Guard, OptionalGuard};
+    pub use crate::extract::{Guard, OptionalGuard, SoleGuard};
     pub use crate::require::{
         Accepting, AllFeatures, AllPermissions, AllScopes, AnyPlan, AnyRole, Chunk, End, OrgRole,
         Reverify, SignedIn, Str, StrList, TypeStr,

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -414,6 +414,14 @@ impl ClerkVerifier {
     /// # Ok::<(), clerk_guard::ConfigError>(())
     /// ```
     pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
+        let verifier = Self::build(config)?;
+        OWN_VERIFIERS.store(true, Ordering::Relaxed);
+        Ok(verifier)
+    }
+
+    /// [`Self::new`] for the global verifier, which extractors find without
+    /// searching a request's extensions.
+    fn build(config: ClerkConfig) -> Result<Self, ConfigError> {
         let keys = match (&config.key_source, config.jwks_settings()?) {
             (KeySource::Pem(key), _) => Keys::Static(Arc::clone(key)),
             (_, Some(settings)) => {
@@ -892,6 +900,18 @@ pub(crate) fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> 
 
 static GLOBAL: OnceCell<Result<ClerkVerifier, ConfigError>> = OnceCell::new();
 
+/// Set once a verifier other than the global one is built
+/// ([`ClerkVerifier::new`]). Until then no request's extensions can hold a
+/// verifier other than the global one, and extractors do not search them.
+/// Relaxed is enough: a verifier reaches a router, and the router the server,
+/// through synchronisation that also publishes this store.
+static OWN_VERIFIERS: AtomicBool = AtomicBool::new(false);
+
+/// Whether any verifier other than the global one exists in the process.
+pub(crate) fn own_verifiers_exist() -> bool {
+    OWN_VERIFIERS.load(Ordering::Relaxed)
+}
+
 /// Creates the process-wide verifier from `config`. Call it once at startup,
 /// before serving; without it the verifier is built from the environment
 /// ([`ClerkConfig::from_env`]) on first use.
@@ -904,7 +924,7 @@ static GLOBAL: OnceCell<Result<ClerkVerifier, ConfigError>> = OnceCell::new();
 /// # Ok::<(), clerk_guard::ConfigError>(())
 /// ```
 pub fn init(config: ClerkConfig) -> Result<ClerkVerifier, ConfigError> {
-    let verifier = ClerkVerifier::new(config)?;
+    let verifier = ClerkVerifier::build(config)?;
     let mut created = false;
     GLOBAL.get_or_init(|| {
         created = true;
@@ -930,7 +950,7 @@ pub fn init(config: ClerkConfig) -> Result<ClerkVerifier, ConfigError> {
 pub fn global() -> Result<&'static ClerkVerifier, &'static ConfigError> {
     GLOBAL
         .get_or_init(|| {
-            let verifier = ClerkConfig::from_env().and_then(ClerkVerifier::new);
+            let verifier = ClerkConfig::from_env().and_then(ClerkVerifier::build);
             if let Err(e) = &verifier {
                 tracing::error!(error = %e, "clerk-guard: the global verifier could not be configured");
             }

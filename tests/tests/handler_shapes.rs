@@ -7,8 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{debug_handler, Extension, Json, Router};
+use clerk_guard::__private::SoleGuard;
 use clerk_guard::testing::TestIssuer;
-use clerk_guard::{clerk_protected, ClerkAuth, ClerkVerifier};
+use clerk_guard::{clerk_protected, ClerkAuth, ClerkVerifier, Guard, SignedIn};
 use clerk_guard_tests::{fetch, fetch_with, serve};
 use serde_json::{json, Value};
 
@@ -107,6 +108,34 @@ async fn no_params() -> impl IntoResponse {
     "nothing declared"
 }
 
+/// No parameters, with a requirement: the attribute puts `SoleGuard` first.
+#[clerk_protected(roles = "admin")]
+async fn no_params_admin() -> &'static str {
+    "admin, nothing declared"
+}
+
+/// By hand, what the attribute puts in a handler without parameters, with
+/// an extractor after it to see what it left in the request: nothing.
+async fn sole_guard_leaves(
+    _: SoleGuard<SignedIn>,
+    recorded: Option<Extension<ClerkAuth>>,
+) -> &'static str {
+    if recorded.is_some() {
+        "recorded"
+    } else {
+        "not recorded"
+    }
+}
+
+/// The same with `Guard`, which leaves its verdict for the extractors after it.
+async fn guard_leaves(_: Guard<SignedIn>, recorded: Option<Extension<ClerkAuth>>) -> &'static str {
+    if recorded.is_some() {
+        "recorded"
+    } else {
+        "not recorded"
+    }
+}
+
 async fn start() -> (TestIssuer, String) {
     let issuer = TestIssuer::start().await.unwrap();
     let verifier = ClerkVerifier::new(issuer.config().build().unwrap()).unwrap();
@@ -117,6 +146,9 @@ async fn start() -> (TestIssuer, String) {
         .route("/body", post(body_last))
         .route("/debug-inner", get(debug_inner))
         .route("/none", get(no_params))
+        .route("/none-admin", get(no_params_admin))
+        .route("/sole-leaves", get(sole_guard_leaves))
+        .route("/guard-leaves", get(guard_leaves))
         .with_state(AppState { greeting: "hi" })
         .merge(
             Router::new()
@@ -231,4 +263,45 @@ async fn generics_where_clauses_debug_handler_and_no_params() {
     .await;
     assert_eq!(reply.text, "nothing declared");
     assert_eq!(fetch(&format!("{base}/none"), None).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_handler_without_parameters_is_guarded_alone() {
+    let (issuer, base) = start().await;
+    let admin = issuer.token().roles(["admin"]).sign();
+    let member = issuer.token().sign();
+    let reply = fetch(&format!("{base}/none-admin"), Some(&admin)).await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (200, "admin, nothing declared")
+    );
+    assert_eq!(
+        fetch(&format!("{base}/none-admin"), Some(&member))
+            .await
+            .status,
+        403
+    );
+    let reply = fetch(&format!("{base}/none-admin"), None).await;
+    assert_eq!((reply.status, reply.reason()), (401, "token-missing"));
+    let expired = issuer.token().roles(["admin"]).expired().sign();
+    let reply = fetch(&format!("{base}/none-admin"), Some(&expired)).await;
+    assert_eq!((reply.status, reply.reason()), (401, "token-expired"));
+    // The guard alone records nothing (no extractor follows it in the
+    // attribute's expansion); `Guard` leaves its verdict for those after it.
+    assert_eq!(
+        fetch(&format!("{base}/sole-leaves"), Some(&member))
+            .await
+            .text,
+        "not recorded"
+    );
+    assert_eq!(
+        fetch(&format!("{base}/guard-leaves"), Some(&member))
+            .await
+            .text,
+        "recorded"
+    );
+    assert_eq!(
+        fetch(&format!("{base}/sole-leaves"), None).await.status,
+        401
+    );
 }

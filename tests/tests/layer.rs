@@ -32,6 +32,13 @@ async fn admin_behind_layer(auth: ClerkAuth) -> String {
     format!("admin {}", auth.user_id())
 }
 
+/// No parameters: the attribute's guard is the handler's only extractor,
+/// and reads the layer's verdict.
+#[clerk_protected(roles = "admin")]
+async fn bare_admin_behind_layer() -> &'static str {
+    "admin"
+}
+
 async fn setup(optional: bool) -> (TestIssuer, String) {
     let issuer = TestIssuer::start().await.unwrap();
     let verifier =
@@ -46,6 +53,7 @@ async fn setup(optional: bool) -> (TestIssuer, String) {
         .route("/maybe", get(optional_from_extensions))
         .route("/twice", get(twice))
         .route("/admin", get(admin_behind_layer))
+        .route("/bare-admin", get(bare_admin_behind_layer))
         .layer(layer.with_verifier(verifier));
     let base = serve(app).await;
     (issuer, base)
@@ -82,6 +90,21 @@ async fn a_required_layer_protects_every_route() {
         fetch(&format!("{base}/admin"), Some(&admin)).await.status,
         200
     );
+    // The same behind the layer with a handler that takes nothing.
+    assert_eq!(
+        fetch(&format!("{base}/bare-admin"), Some(&token))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        fetch(&format!("{base}/bare-admin"), Some(&admin))
+            .await
+            .text,
+        "admin"
+    );
+    let reply = fetch(&format!("{base}/bare-admin"), None).await;
+    assert_eq!((reply.status, reply.reason()), (401, "token-missing"));
 }
 
 #[tokio::test]
@@ -168,6 +191,7 @@ async fn the_app_can_replace_the_rejection_response() {
     let verifier = ClerkVerifier::new(config).unwrap();
     let app = Router::new()
         .route("/admin", get(admin_behind_layer))
+        .route("/bare-admin", get(bare_admin_behind_layer))
         .route("/optional", get(|_: OptionalGuard| async { "ok" }))
         .layer(Extension(verifier));
     let base = serve(app).await;
