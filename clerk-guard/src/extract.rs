@@ -179,8 +179,9 @@ impl Place {
 }
 
 /// Verifies the request with `verifier` once and, unless the extractor is
-/// [`Place::Alone`], records the outcome for the extractors after this one. `Err` only when keys or
-/// configuration are unavailable (503): never "signed out".
+/// [`Place::Alone`], records the outcome for the extractors after this one.
+/// `Err` only when keys or configuration are unavailable (503): never
+/// "signed out".
 ///
 /// The usual request (an outcome already recorded, or a session token whose
 /// key is cached) is answered by plain function calls; only a verification
@@ -202,19 +203,14 @@ pub(crate) async fn outcome_with(
     Box::pin(outcome_waiting(parts, verifier, accepts, place)).await
 }
 
-/// [`outcome_with`] the verifier in scope. (The same steps, written out
-/// rather than awaiting [`outcome_with`]: one future fewer around every
-/// extractor's.)
+/// [`outcome_with`] the verifier in scope.
 pub(crate) async fn outcome(
     parts: &mut Parts,
     accepts: Accepts,
     place: Place,
 ) -> Result<AuthOutcome, AuthRejection> {
     let verifier = verifier_for(parts)?;
-    if let Some(result) = outcome_ready(parts, &verifier, accepts, place) {
-        return result;
-    }
-    Box::pin(outcome_waiting(parts, &verifier, accepts, place)).await
+    outcome_with(parts, &verifier, accepts, place).await
 }
 
 /// [`outcome_with`] without awaiting: the recorded outcome, or a session
@@ -500,8 +496,8 @@ impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for Sole
     }
 }
 
-/// A guard's verdict: a token of a kind `A` accepts that meets `R`
-/// (`record`: the outcome left for the extractors after the guard).
+/// A guard's verdict: a token of a kind `A` accepts that meets `R` (`place`:
+/// whether the outcome is left for the extractors after the guard).
 ///
 /// Plain calls when the outcome is at hand (see [`outcome_ready`]); only a
 /// verification that waits builds the boxed future of [`outcome_waiting`],
