@@ -45,7 +45,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     validate::function(&function, &attribute)?;
     let span = Span::call_site();
     // Session-only routes (the default) name no accept list at all.
-    let accepts = (attribute.accepts != 1).then(|| {
+    let accepts = (attribute.accepts != validate::SESSION_BIT).then(|| {
         let bits = Literal::u8_unsuffixed(attribute.accepts);
         quote_spanned!(span=> ::clerk_guard::__private::Accepting<#bits>)
     });

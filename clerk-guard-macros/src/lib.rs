@@ -15,6 +15,8 @@ mod args;
 mod expand;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod tables;
 mod validate;
 
 /// Protects an axum handler with Clerk authentication; see the `clerk-guard`

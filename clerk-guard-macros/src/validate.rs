@@ -31,16 +31,26 @@ pub(crate) struct Attribute {
     pub(crate) accepts: u8,
 }
 
-/// Session 1, M2M 2, OAuth 4, API key 8, as `clerk_guard::TokenKind` names them.
-const KINDS: [(&str, u8); 8] = [
-    ("session", 1),
-    ("session_token", 1),
-    ("m2m", 2),
-    ("m2m_token", 2),
-    ("oauth", 4),
-    ("oauth_token", 4),
-    ("api_key", 8),
-    ("any", 15),
+/// `clerk_guard::Accepts`'s bit of each kind of token (a unit test holds
+/// these to the runtime's).
+pub(crate) const SESSION_BIT: u8 = 1;
+const M2M_BIT: u8 = 2;
+const OAUTH_BIT: u8 = 4;
+const API_KEY_BIT: u8 = 8;
+/// The machine kinds: M2M, OAuth, API key.
+pub(crate) const MACHINE_BITS: u8 = M2M_BIT | OAUTH_BIT | API_KEY_BIT;
+
+/// The names `accepts = …` takes, as `clerk_guard::TokenKind::parse` reads
+/// them, and `any`.
+pub(crate) const KINDS: [(&str, u8); 8] = [
+    ("session", SESSION_BIT),
+    ("session_token", SESSION_BIT),
+    ("m2m", M2M_BIT),
+    ("m2m_token", M2M_BIT),
+    ("oauth", OAUTH_BIT),
+    ("oauth_token", OAUTH_BIT),
+    ("api_key", API_KEY_BIT),
+    ("any", SESSION_BIT | MACHINE_BITS),
 ];
 
 /// The bits of `accepts = …`, or errors for unknown, repeated or no kinds.
@@ -104,8 +114,9 @@ impl Checked {
     }
 }
 
-/// Clerk's presets: name, level, minutes (the order gives the preset number).
-const PRESETS: [(&str, u8, u32); 4] = [
+/// Clerk's presets: name, level, minutes (the order gives the preset number;
+/// a unit test holds them to `clerk_guard::REVERIFICATION_PRESETS`).
+pub(crate) const PRESETS: [(&str, u8, u32); 4] = [
     ("strict_mfa", 2, 10),
     ("strict", 1, 10),
     ("moderate", 1, 60),
@@ -113,7 +124,7 @@ const PRESETS: [(&str, u8, u32); 4] = [
 ];
 
 /// Clerk's levels, in the order of their number.
-const LEVELS: [&str; 3] = ["first_factor", "second_factor", "multi_factor"];
+pub(crate) const LEVELS: [&str; 3] = ["first_factor", "second_factor", "multi_factor"];
 
 fn reverification(
     errors: &mut Option<syn::Error>,
@@ -403,13 +414,13 @@ pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
             ),
         );
     }
-    let bits = accepted.map_or(1, |(_, bits)| bits);
+    let bits = accepted.map_or(SESSION_BIT, |(_, bits)| bits);
     for checked in &requirements {
         let (key, span) = match checked {
             Checked::Strings { key, span, .. } => (*key, *span),
             Checked::Reverify { span, .. } => (Key::Reverification, *span),
         };
-        if key == Key::Scopes && bits & 1 != 0 {
+        if key == Key::Scopes && bits & SESSION_BIT != 0 {
             let hint = if accepted.is_none() {
                 "add the machine kinds it is for, like accepts = \"oauth\""
             } else {
@@ -422,7 +433,7 @@ pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
                     format!("`scopes` checks machine tokens and a session token has none: {hint}"),
                 ),
             );
-        } else if key != Key::Scopes && bits & 14 != 0 {
+        } else if key != Key::Scopes && bits & MACHINE_BITS != 0 {
             push(
                 &mut errors,
                 syn::Error::new(
@@ -540,7 +551,7 @@ pub(crate) fn function(function: &ItemFn, attribute: &Attribute) -> Result<(), s
             }
         };
         match (auth_param(&param.ty), mode) {
-            (Some(AuthParam::Plain), _) if attribute.accepts & 14 != 0 => push(
+            (Some(AuthParam::Plain), _) if attribute.accepts & MACHINE_BITS != 0 => push(
                 &mut errors,
                 syn::Error::new_spanned(
                     &param.ty,

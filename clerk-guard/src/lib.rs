@@ -167,14 +167,16 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
-mod claims;
+// Layered in request order; each module uses only the ones above it here.
+mod auth;
 mod config;
-mod extract;
+mod guard;
+mod http;
 mod keys;
-mod layer;
-mod machine;
 mod rejection;
 mod require;
+mod token;
+mod util;
 mod verify;
 
 #[cfg(feature = "utoipa")]
@@ -182,29 +184,34 @@ pub mod openapi;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use claims::{ClerkAuth, Organization, ReverificationLevel, REVERIFICATION_PRESETS};
+pub use auth::{
+    ClerkAuth, MachineAuth, Organization, Principal, ReverificationLevel, TokenFormat,
+    DEFAULT_ROLE_CLAIMS, REVERIFICATION_PRESETS,
+};
 pub use clerk_guard_macros::clerk_protected;
 pub use config::{
-    ClerkConfig, ClerkConfigBuilder, ConfigError, DEFAULT_API_URL, DEFAULT_ROLE_CLAIMS,
-    DEFAULT_TOKEN_CACHE_BYTES,
+    ClerkConfig, ClerkConfigBuilder, ConfigError, DEFAULT_API_URL, DEFAULT_TOKEN_CACHE_BYTES,
 };
-pub use extract::{Guard, OptionalGuard};
-pub use layer::{ClerkLayer, ClerkService};
-pub use machine::{Accepts, MachineAuth, Principal, TokenFormat, TokenKind};
+pub use guard::{ClerkLayer, ClerkService, Guard, OptionalGuard};
 pub use rejection::{AuthRejection, Reason, RejectionRenderer};
 pub use require::{
     AcceptList, Accepting, Requirement, Reverify, ReverifyLax, ReverifyModerate, ReverifyStrict,
     ReverifyStrictMfa, SessionTokens, SignedIn,
 };
+pub use token::{Accepts, TokenKind};
 pub use verify::{global, init, ClerkVerifier};
 
 /// What `#[clerk_protected]` expands to refers to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::extract::{Guard, OptionalGuard, SoleGuard};
+    pub use crate::guard::{Guard, OptionalGuard, SoleGuard};
     pub use crate::require::{
         Accepting, AllFeatures, AllPermissions, AllScopes, AnyPlan, AnyRole, Chunk, End, OrgRole,
         Reverify, SignedIn, Str, StrList, TypeStr,
     };
     pub use crate::ClerkAuth;
+
+    /// The levels `Reverify<LEVEL, …>` numbers, in order (0, 1, 2).
+    pub const REVERIFICATION_LEVELS: [crate::ReverificationLevel; 3] =
+        crate::ReverificationLevel::ALL;
 }

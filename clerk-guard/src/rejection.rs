@@ -254,6 +254,12 @@ impl AuthRejection {
         self.reverification.as_ref()
     }
 
+    /// A `token-invalid` refusal saying which rule broke.
+    #[cold]
+    pub(crate) fn invalid(detail: &'static str) -> Self {
+        Self::with_detail(Reason::TokenInvalid, detail)
+    }
+
     #[cold]
     pub(crate) fn with_detail(reason: Reason, detail: &'static str) -> Self {
         Self {
@@ -401,7 +407,7 @@ impl From<Reason> for AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        // Logged where the reason arises (extract.rs), not a second time here.
+        // Logged where the verdict is reached, not a second time here.
         match &self.renderer {
             Some(render) => render(&self),
             None => self.default_response(),

@@ -28,9 +28,11 @@
 
 use std::marker::PhantomData;
 
-use crate::claims::{org_role_matches, ClerkAuth, ReverificationLevel, REVERIFICATION_PRESETS};
-use crate::machine::{Accepts, Principal};
+use crate::auth::{
+    org_role_matches, ClerkAuth, Principal, ReverificationLevel, REVERIFICATION_PRESETS,
+};
 use crate::rejection::{AuthRejection, Reason};
+use crate::token::Accepts;
 
 /// A condition on a verified user, checked by [`Guard`](crate::Guard).
 ///
@@ -428,11 +430,7 @@ pub type ReverifyLax = Reverify<1, 1440, 4>;
 
 impl<const LEVEL: u8, const MINUTES: u32, const PRESET: u8> Reverify<LEVEL, MINUTES, PRESET> {
     const fn level() -> ReverificationLevel {
-        match LEVEL {
-            0 => ReverificationLevel::FirstFactor,
-            1 => ReverificationLevel::SecondFactor,
-            _ => ReverificationLevel::MultiFactor,
-        }
+        ReverificationLevel::from_number(LEVEL)
     }
 
     /// What the route requires, as Clerk's body says it.

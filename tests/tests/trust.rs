@@ -729,7 +729,7 @@ async fn a_long_role_matches_exactly() {
     }
 }
 
-// Found by the soak: a rotation picked up within the cooldown of an
+// A rotation picked up within the cooldown of an
 // unknown-kid flood.
 
 #[tokio::test]

@@ -13,8 +13,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::{lock, now};
-use crate::TokenKind;
+use super::token::now;
+use crate::token::TokenKind;
+use crate::util::lock;
 
 /// What the local Backend API answers to token lookups.
 ///

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
@@ -10,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::extract::{outcome_with, verifier_for, AuthOutcome, LayerUsedGlobal, Place};
-use crate::machine::Accepts;
+use super::outcome::{
+    note_layer_in_use, outcome_with, verifier_for, AuthOutcome, LayerUsedGlobal, Place,
+};
+use crate::token::Accepts;
 use crate::verify::ClerkVerifier;
 
 /// Protects a whole router: verifies each request once, stores the
@@ -111,21 +112,11 @@ impl ClerkLayer {
     }
 }
 
-/// Set once a `ClerkLayer` wraps a service: from then on a handler's only
-/// extractor looks for the outcome a layer recorded (see `extract::Place`).
-/// Relaxed is enough: the router is handed to the server after it is built.
-static LAYERS_IN_USE: AtomicBool = AtomicBool::new(false);
-
-/// Whether any `ClerkLayer` wraps a service in this process.
-pub(crate) fn layers_in_use() -> bool {
-    LAYERS_IN_USE.load(Ordering::Relaxed)
-}
-
 impl<S> Layer<S> for ClerkLayer {
     type Service = ClerkService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        LAYERS_IN_USE.store(true, Ordering::Relaxed);
+        note_layer_in_use();
         ClerkService {
             inner,
             layer: self.clone(),
@@ -187,12 +178,13 @@ where
                     }
                 },
             };
-            match outcome_with(&mut parts, &verifier, layer.accepts, Place::Among).await {
-                Err(unavailable) => return Ok(unavailable.into_response()),
-                Ok(AuthOutcome::SignedOut(rejection)) if !layer.optional => {
-                    return Ok(rejection.into_response())
-                }
-                Ok(_) => {}
+            let outcome = outcome_with(&mut parts, &verifier, layer.accepts, Place::Among).await;
+            let admitted = outcome.and_then(|outcome| match outcome {
+                AuthOutcome::SignedOut(rejection) if !layer.optional => Err(rejection),
+                _ => Ok(()),
+            });
+            if let Err(refused) = verifier.render(admitted) {
+                return Ok(refused.into_response());
             }
             inner.call(Request::from_parts(parts, body)).await
         })

@@ -1,273 +1,22 @@
-//! Public keys: parsing (JWK, PEM), the key set, and the JWKS cache.
-//!
-//! Keys are parsed into aws-lc-rs `ParsedPublicKey`s once, when a key set is
-//! loaded, so a request pays for the RSA check and nothing else.
+//! The JWKS cache: lock-free reads, one fetch at a time shared by every
+//! waiter, TTL refresh in the background, the last good keys served while
+//! the endpoint fails, and at most one fetch per cooldown while it fails.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::PublicKeyComponents;
-use aws_lc_rs::signature::{
-    ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384,
-    RSA_PKCS1_2048_8192_SHA512,
-};
 use axum::http::HeaderMap;
-use base64::Engine as _;
 use futures_util::future::{BoxFuture, FutureExt as _, Shared};
-use serde::Deserialize;
 
+use super::key::VerificationKey;
+use super::set::KeySet;
+use crate::http::{self, FetchSettings};
 use crate::rejection::{AuthRejection, Reason};
-use crate::verify::now_seconds;
-
-/// The smallest RSA modulus accepted, in bits.
-pub(crate) const MIN_RSA_BITS: usize = 2048;
-
-/// The RSA signature algorithms a Clerk session token may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RsaAlgorithm {
-    Rs256,
-    Rs384,
-    Rs512,
-}
-
-impl RsaAlgorithm {
-    pub(crate) fn from_header(alg: &str) -> Option<Self> {
-        match alg {
-            "RS256" => Some(Self::Rs256),
-            "RS384" => Some(Self::Rs384),
-            "RS512" => Some(Self::Rs512),
-            _ => None,
-        }
-    }
-}
-
-/// One RSA public key, parsed once for each algorithm it may verify.
-pub(crate) struct VerificationKey {
-    bits: usize,
-    /// The algorithm the JWK states, if any: tokens of another `alg` are refused.
-    alg: Option<RsaAlgorithm>,
-    /// The `kid` the key set publishes it under (`None` for a PEM key).
-    kid: Option<Arc<str>>,
-    /// Modulus and exponent, big-endian without leading zeros: what makes two
-    /// keys of different key sets the same key.
-    n: Box<[u8]>,
-    e: Box<[u8]>,
-    rs256: ParsedPublicKey,
-    rs384: ParsedPublicKey,
-    rs512: ParsedPublicKey,
-}
-
-impl std::fmt::Debug for VerificationKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerificationKey")
-            .field("bits", &self.bits)
-            .finish()
-    }
-}
-
-impl VerificationKey {
-    /// From big-endian modulus and exponent (a JWK's `n` and `e`).
-    pub(crate) fn from_components(n: &[u8], e: &[u8]) -> Result<Self, String> {
-        let n = strip_leading_zeros(n);
-        let e = strip_leading_zeros(e);
-        let bits = bit_length(n);
-        if bits < MIN_RSA_BITS {
-            return Err(format!(
-                "RSA key of {bits} bits, at least {MIN_RSA_BITS} required"
-            ));
-        }
-        if e.is_empty() || e.len() > 8 {
-            return Err("RSA exponent out of range".into());
-        }
-        // aws-lc-rs encodes the SubjectPublicKeyInfo and checks the key.
-        let der = PublicKeyComponents { n, e }
-            .as_der()
-            .map_err(|_| "RSA key could not be encoded".to_string())?;
-        let parse = |alg| {
-            ParsedPublicKey::new(alg, der.as_ref()).map_err(|e| format!("RSA key rejected: {e}"))
-        };
-        Ok(Self {
-            bits,
-            alg: None,
-            kid: None,
-            n: n.into(),
-            e: e.into(),
-            rs256: parse(&RSA_PKCS1_2048_8192_SHA256)?,
-            rs384: parse(&RSA_PKCS1_2048_8192_SHA384)?,
-            rs512: parse(&RSA_PKCS1_2048_8192_SHA512)?,
-        })
-    }
-
-    /// From a PEM (`PUBLIC KEY` SPKI or `RSA PUBLIC KEY` PKCS#1, read by
-    /// pem-rfc7468) or the bare base64 body Clerk's dashboard shows; literal
-    /// `\n` escapes are accepted. The DER is read by aws-lc-rs.
-    pub(crate) fn from_pem(text: &str) -> Result<Self, String> {
-        let text = text.replace("\\n", "\n");
-        let text = text.trim();
-        let der = if text.starts_with("-----BEGIN") {
-            let (label, der) = pem_rfc7468::decode_vec(text.as_bytes())
-                .map_err(|e| format!("not a PEM document: {e}"))?;
-            if !matches!(label, "PUBLIC KEY" | "RSA PUBLIC KEY") {
-                return Err(format!("a PEM `{label}`, not a public key"));
-            }
-            der
-        } else {
-            let body: String = text.split_whitespace().collect();
-            if body.is_empty() {
-                return Err("no PEM body".into());
-            }
-            base64::engine::general_purpose::STANDARD
-                .decode(body.as_bytes())
-                .map_err(|_| "the PEM body is not base64".to_string())?
-        };
-        let key = aws_lc_rs::rsa::PublicKey::from_der(&der)
-            .map_err(|_| "not an RSA public key (SPKI or PKCS#1 DER expected)".to_string())?;
-        Self::from_components(
-            key.modulus().big_endian_without_leading_zero(),
-            key.exponent().big_endian_without_leading_zero(),
-        )
-    }
-
-    /// The `kid` the key set publishes this key under (`None` for a PEM key).
-    pub(crate) fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-
-    /// The modulus size in bits.
-    pub(crate) fn bits(&self) -> usize {
-        self.bits
-    }
-
-    /// Whether `other` is the same RSA key (same modulus and exponent), e.g.
-    /// the same JWK read again by a later refresh.
-    pub(crate) fn same_key(&self, other: &VerificationKey) -> bool {
-        self.n == other.n && self.e == other.e
-    }
-
-    /// Checks `signature` over `message` with `alg`. A key whose JWK states
-    /// an `alg` verifies only tokens of that `alg`, as Clerk's Go SDK and
-    /// WebCrypto (under its JS SDK) do.
-    pub(crate) fn verify(
-        &self,
-        alg: RsaAlgorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), Reason> {
-        if self.alg.is_some_and(|stated| stated != alg) {
-            return Err(Reason::TokenInvalidAlgorithm);
-        }
-        let key = match alg {
-            RsaAlgorithm::Rs256 => &self.rs256,
-            RsaAlgorithm::Rs384 => &self.rs384,
-            RsaAlgorithm::Rs512 => &self.rs512,
-        };
-        key.verify_sig(message, signature)
-            .map_err(|_| Reason::TokenInvalidSignature)
-    }
-}
-
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[start..]
-}
-
-fn bit_length(be: &[u8]) -> usize {
-    match be.first() {
-        None => 0,
-        Some(first) => (be.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
-    }
-}
-
-/// The keys of one JWKS document, by `kid`. Never empty.
-#[derive(Debug)]
-pub(crate) struct KeySet {
-    by_kid: HashMap<String, Arc<VerificationKey>>,
-}
-
-impl KeySet {
-    fn get(&self, kid: &str) -> Option<&Arc<VerificationKey>> {
-        self.by_kid.get(kid)
-    }
-
-    /// How many usable keys the set holds.
-    pub(crate) fn len(&self) -> usize {
-        self.by_kid.len()
-    }
-
-    /// The kids of the usable keys, sorted.
-    #[cfg(feature = "testing")]
-    pub(crate) fn kids(&self) -> Vec<String> {
-        let mut kids: Vec<String> = self.by_kid.keys().cloned().collect();
-        kids.sort();
-        kids
-    }
-
-    /// Parses a JWKS document, skipping keys that are not usable RSA signing keys.
-    pub(crate) fn from_jwks(body: &[u8]) -> Result<Self, Reason> {
-        #[derive(Deserialize)]
-        struct Jwks {
-            keys: Vec<serde_json::Value>,
-        }
-        #[derive(Deserialize)]
-        struct RsaJwk {
-            kty: String,
-            kid: Option<String>,
-            #[serde(rename = "use")]
-            use_: Option<String>,
-            alg: Option<String>,
-            n: Option<String>,
-            e: Option<String>,
-        }
-        let jwks: Jwks = serde_json::from_slice(body).map_err(|e| {
-            tracing::warn!(error = %e, "JWKS response is not a JSON key set");
-            Reason::JwkRemoteFailedToLoad
-        })?;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let mut by_kid = HashMap::new();
-        for value in jwks.keys {
-            let Ok(jwk) = serde_json::from_value::<RsaJwk>(value) else {
-                tracing::debug!("JWKS entry skipped: not a JWK");
-                continue;
-            };
-            // A stated `alg` must be one we verify; it then binds the key to it.
-            let alg = jwk.alg.as_deref().map(RsaAlgorithm::from_header);
-            let usable = jwk.kty == "RSA"
-                && jwk.use_.as_deref().is_none_or(|u| u == "sig")
-                && alg.is_none_or(|a| a.is_some());
-            let (Some(kid), Some(n), Some(e), true) = (jwk.kid, jwk.n, jwk.e, usable) else {
-                tracing::debug!(kty = %jwk.kty, "JWKS entry skipped: not an RSA signing key with a kid");
-                continue;
-            };
-            let parsed = match (
-                b64.decode(n.trim_end_matches('=')),
-                b64.decode(e.trim_end_matches('=')),
-            ) {
-                (Ok(n), Ok(e)) => VerificationKey::from_components(&n, &e).map(|mut key| {
-                    key.alg = alg.flatten();
-                    key.kid = Some(kid.as_str().into());
-                    key
-                }),
-                _ => Err("n or e is not base64url".to_string()),
-            };
-            match parsed {
-                Ok(key) => {
-                    by_kid.insert(kid, Arc::new(key));
-                }
-                Err(problem) => tracing::warn!(%kid, %problem, "JWKS key skipped"),
-            }
-        }
-        if by_kid.is_empty() {
-            tracing::warn!("JWKS holds no usable key (RSA, 2048 bits or more)");
-            return Err(Reason::JwkRemoteMissing);
-        }
-        Ok(Self { by_kid })
-    }
-}
+use crate::util::{lock, now_seconds};
 
 /// What the last fetch attempts left behind: the last good keys (kept through
 /// failures) and when things happened.
@@ -291,9 +40,7 @@ pub(crate) struct JwksSettings {
     pub(crate) url: reqwest::Url,
     /// Headers sent with every fetch (the Backend API's Bearer, custom ones).
     pub(crate) headers: HeaderMap,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) request_timeout: Duration,
-    pub(crate) max_bytes: usize,
+    pub(crate) fetch: FetchSettings,
     /// Keys older than this are refreshed in the background.
     pub(crate) ttl: Duration,
     /// At most one fetch per cooldown while keys are missing or fetches fail.
@@ -309,79 +56,13 @@ struct JwksFetcher {
     max_bytes: usize,
 }
 
-/// Scheme, host and port: redirects may not leave them, so custom headers
-/// and the secret key never reach another host.
-fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// The HTTP client every fetch uses (JWKS and Backend API alike): the
-/// settings' timeouts, redirects only within `settings.url`'s origin.
-pub(crate) fn http_client(settings: &JwksSettings) -> Result<reqwest::Client, String> {
-    let origin = settings.url.clone();
-    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() > 3 {
-            attempt.error("too many redirects")
-        } else if same_origin(attempt.url(), &origin) {
-            attempt.follow()
-        } else {
-            attempt.error("redirect to another origin refused")
-        }
-    });
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .timeout(settings.request_timeout)
-        .redirect(redirects)
-        .user_agent(concat!("clerk-guard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))
-}
-
-/// A response body of at most `max_bytes`; `None` (logged) past the cap or
-/// when the body cannot be read.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    max_bytes: usize,
-    url: &reqwest::Url,
-) -> Option<Vec<u8>> {
-    let too_big = || {
-        tracing::warn!(%url, cap = max_bytes, "response exceeds the size cap");
-    };
-    if response
-        .content_length()
-        .is_some_and(|len| len > max_bytes as u64)
-    {
-        too_big();
-        return None;
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > max_bytes {
-                    too_big();
-                    return None;
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Some(body),
-            Err(e) => {
-                tracing::warn!(%url, error = %e, "response body could not be read");
-                return None;
-            }
-        }
-    }
-}
-
 impl JwksFetcher {
     fn new(settings: &JwksSettings) -> Result<Self, String> {
         Ok(Self {
-            client: http_client(settings)?,
+            client: http::client(&settings.fetch, &settings.url)?,
             url: settings.url.clone(),
             headers: settings.headers.clone(),
-            max_bytes: settings.max_bytes,
+            max_bytes: settings.fetch.max_bytes,
         })
     }
 
@@ -402,7 +83,7 @@ impl JwksFetcher {
             tracing::warn!(url = %self.url, %status, "JWKS fetch answered with an error status");
             return Err(Reason::JwkRemoteFailedToLoad);
         }
-        let body = read_capped(response, self.max_bytes, &self.url)
+        let body = http::read_capped(response, self.max_bytes, &self.url)
             .await
             .ok_or(Reason::JwkRemoteFailedToLoad)?;
         let keys = KeySet::from_jwks(&body)?;
@@ -419,12 +100,6 @@ impl JwksFetcher {
 /// A fetch every interested request awaits: it runs in its own task, so a
 /// request that goes away does not cancel it for the others.
 type SharedFetch = Shared<BoxFuture<'static, Arc<CacheState>>>;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -758,60 +433,5 @@ impl JwksCache {
         let next = Arc::new(next);
         self.publish(Arc::clone(&next));
         next
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pem(label: &str, der: &[u8]) -> String {
-        let body = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    }
-
-    #[test]
-    fn pem_in_every_accepted_form() {
-        use aws_lc_rs::signature::KeyPair as _;
-        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let pkcs1 = pair.public_key().as_ref().to_vec();
-        let spki = pair.public_key().as_der().unwrap().as_ref().to_vec();
-        for text in [
-            pem("RSA PUBLIC KEY", &pkcs1),
-            pem("PUBLIC KEY", &spki),
-            pem("PUBLIC KEY", &spki).replace('\n', "\\n"),
-            base64::engine::general_purpose::STANDARD.encode(&spki),
-        ] {
-            let key = VerificationKey::from_pem(&text).unwrap();
-            assert_eq!(key.bits(), 2048);
-        }
-        assert!(VerificationKey::from_pem(&pem("PRIVATE KEY", &spki)).is_err());
-        assert!(VerificationKey::from_pem(&pem("PUBLIC KEY", b"not der")).is_err());
-    }
-
-    #[test]
-    fn bit_length_and_leading_zeros() {
-        assert_eq!(bit_length(&[0x80u8; 256]), 2048);
-        assert_eq!(bit_length(&[0x01, 0]), 9);
-        assert_eq!(strip_leading_zeros(&[0, 0, 1, 0]), &[1, 0]);
-    }
-
-    #[test]
-    fn weak_and_malformed_keys_are_refused() {
-        assert!(VerificationKey::from_components(&[0xff; 128], &[1, 0, 1]).is_err());
-        assert!(VerificationKey::from_pem(
-            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"
-        )
-        .is_err());
-        assert!(KeySet::from_jwks(br#"{"keys":[{"kty":"EC","kid":"a"}]}"#).is_err());
-        assert!(KeySet::from_jwks(b"[]").is_err());
     }
 }

@@ -11,7 +11,7 @@
 //! the same values (checked by `check`, which the property tests and the
 //! `claims` fuzz target run against serde_json).
 
-use super::{Registered, Text};
+use super::registered::{Registered, Text};
 
 /// Nesting followed inside an unregistered claim before giving up.
 const MAX_DEPTH: u32 = 32;

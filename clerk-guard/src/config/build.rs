@@ -1,0 +1,182 @@
+//! [`ClerkConfigBuilder::build`]: every setting validated, none failing open.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue};
+
+use super::builder::SourceSetting;
+use super::url::{frontend_api_host, parse_url};
+use super::{
+    BackendApiSettings, ClaimRules, ClerkConfig, ClerkConfigBuilder, ConfigError, JwksPolicy,
+    KeySource, DEFAULT_API_URL,
+};
+use crate::http::FetchSettings;
+use crate::keys::VerificationKey;
+
+impl ClerkConfigBuilder {
+    /// Validates every setting and returns the configuration.
+    ///
+    /// ```
+    /// let err = clerk_guard::ClerkConfig::builder().jwks_url("not a url").build().unwrap_err();
+    /// assert!(err.to_string().starts_with("CLERK_JWKS_URL is invalid"));
+    /// ```
+    pub fn build(self) -> Result<ClerkConfig, ConfigError> {
+        let mut issuer = self.issuer.clone();
+        let backend_api = match &self.secret_key {
+            None => None,
+            Some(secret_key) => {
+                if !(secret_key.starts_with("sk_test_") || secret_key.starts_with("sk_live_")) {
+                    return Err(ConfigError::invalid(
+                        "CLERK_SECRET_KEY",
+                        "expected a key starting with sk_test_ or sk_live_",
+                    ));
+                }
+                let base = self.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
+                Some((
+                    parse_url("CLERK_API_URL", base.trim_end_matches('/'))?,
+                    secret_key.clone(),
+                ))
+            }
+        };
+        let key_source = match self.source.clone() {
+            None => match &backend_api {
+                None => return Err(ConfigError::MissingKeySource),
+                Some((base, secret_key)) => KeySource::BackendApi {
+                    url: parse_url(
+                        "CLERK_API_URL",
+                        &format!("{}/v1/jwks", base.as_str().trim_end_matches('/')),
+                    )?,
+                    secret_key: secret_key.clone(),
+                },
+            },
+            Some(SourceSetting::JwksUrl(url)) => KeySource::Jwks {
+                url: parse_url("CLERK_JWKS_URL", &url)?,
+            },
+            Some(SourceSetting::PublishableKey(pk)) => {
+                let host = frontend_api_host(&pk)?;
+                issuer.get_or_insert_with(|| format!("https://{host}"));
+                KeySource::Jwks {
+                    url: parse_url(
+                        "CLERK_PUBLISHABLE_KEY",
+                        &format!("https://{host}/.well-known/jwks.json"),
+                    )?,
+                }
+            }
+            Some(SourceSetting::Pem(pem)) => KeySource::Pem(Arc::new(
+                VerificationKey::from_pem(&pem)
+                    .map_err(|problem| ConfigError::invalid("CLERK_JWT_KEY", problem))?,
+            )),
+        };
+        if let Some(iss) = &issuer {
+            if iss.trim().is_empty() {
+                return Err(ConfigError::invalid("CLERK_ISSUER", "empty issuer"));
+            }
+        }
+        let role_claims = self
+            .role_claims
+            .iter()
+            .map(|path| {
+                let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
+                if parts.iter().any(String::is_empty) {
+                    Err(ConfigError::invalid(
+                        "role_claims",
+                        format!("`{path}` is not a dotted claim path"),
+                    ))
+                } else {
+                    Ok(parts)
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let jwks_headers = self
+            .jwks_headers
+            .iter()
+            .map(|(name, value)| {
+                let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+                    ConfigError::invalid("jwks_header", format!("bad name `{name}`"))
+                })?;
+                let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
+                    ConfigError::invalid("jwks_header", format!("bad value for `{name}`"))
+                })?;
+                Ok((name, value))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        if self.max_jwks_bytes == 0 {
+            return Err(ConfigError::invalid("max_jwks_bytes", "must be above zero"));
+        }
+        check_nonzero("jwks_ttl", self.jwks_ttl)?;
+        check_nonzero("unknown_kid_cooldown", self.unknown_kid_cooldown)?;
+        check_nonzero("connect_timeout", self.connect_timeout)?;
+        check_nonzero("request_timeout", self.request_timeout)?;
+        check_parties("authorized_parties", &self.authorized_parties)?;
+        if self.machine.lookups_per_second == 0 {
+            return Err(ConfigError::invalid(
+                "machine_lookups_per_second",
+                "must be above zero",
+            ));
+        }
+        let fetch = FetchSettings {
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_bytes: self.max_jwks_bytes,
+        };
+        Ok(ClerkConfig {
+            key_source,
+            rules: ClaimRules {
+                issuer,
+                audience: self.audience,
+                authorized_parties: self.authorized_parties,
+                clock_skew: self.clock_skew,
+                accept_pending_sessions: self.accept_pending_sessions,
+            },
+            role_claims,
+            jwks: JwksPolicy {
+                ttl: self.jwks_ttl,
+                cooldown: self.unknown_kid_cooldown,
+                headers: jwks_headers,
+            },
+            fetch,
+            token_cache_bytes: self.token_cache_bytes,
+            rejection: self.rejection,
+            backend_api: backend_api.map(|(base, secret_key)| BackendApiSettings {
+                base,
+                secret_key,
+                fetch,
+                machine: self.machine,
+            }),
+        })
+    }
+}
+
+/// Refuses an allow-list entry that is blank or padded: it could never match
+/// an `azp`, and a blank list entry must not read as "no check".
+pub(super) fn check_parties(
+    setting: &'static str,
+    parties: &[impl AsRef<str>],
+) -> Result<(), ConfigError> {
+    for party in parties {
+        let party = party.as_ref();
+        if party.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                setting,
+                "an authorized party is blank (check for a stray comma)",
+            ));
+        }
+        if party.trim() != party {
+            return Err(ConfigError::invalid(
+                setting,
+                format!("authorized party `{party}` has surrounding whitespace"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a zero duration: it would disable a timeout or turn the cooldown
+/// into a fetch per request.
+fn check_nonzero(setting: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid(setting, "must be above zero"));
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! The token on the wire: where a request carries it, its JOSE segments and
+//! header rules, and which kind of token it is.
+
+mod jose;
+mod kind;
+mod source;
+
+pub(crate) use jose::{segments, Header, JwtKind, RsaAlgorithm};
+pub(crate) use kind::{classify, has_machine_prefix, Class};
+pub use kind::{Accepts, TokenKind};
+pub(crate) use source::{header_token, is_request_token, token_from_headers};

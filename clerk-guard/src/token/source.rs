@@ -1,0 +1,167 @@
+//! Where a request carries its token: `Authorization: Bearer`, else the
+//! `__session` cookie.
+
+use axum::http::{header, HeaderMap};
+
+use crate::rejection::{AuthRejection, Reason};
+
+/// The token of a request: `Authorization: Bearer <token>` (scheme matched
+/// case-insensitively; only the first `Authorization` header is read), else
+/// the `__session` cookie. An empty bearer counts as no token.
+pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthRejection> {
+    // Not visible ASCII, or another scheme: not ours, so the cookie is tried.
+    // Bytes, not chars: this runs over every token on every request.
+    if let Some(found) = header_token(headers) {
+        return found;
+    }
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((name, token)) = pair.trim().split_once('=') {
+                if name == "__session" && !token.is_empty() {
+                    return Ok(token);
+                }
+            }
+        }
+    }
+    Err(AuthRejection::new(Reason::TokenMissing))
+}
+
+/// The bearer token of the first `Authorization` header, as [`bearer_token`]
+/// reads it; `None` when there is no such header or it is not ours.
+pub(crate) fn header_token(headers: &HeaderMap) -> Option<Result<&str, AuthRejection>> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| bearer_token(value.as_bytes()))
+}
+
+/// `Bearer <token>` from the header's bytes: `None` when the
+/// header is not ours (another scheme, not visible ASCII, or an empty
+/// bearer), an error when it is a bearer header of the wrong shape.
+pub(crate) fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> {
+    let scheme = bytes.get(..7)?;
+    if !scheme[..6].eq_ignore_ascii_case(b"bearer") || scheme[6] != b' ' {
+        return None;
+    }
+    let rest = &bytes[7..];
+    if rest.is_empty() {
+        return None;
+    }
+    // Visible ASCII throughout, in a pass with no early exit (it vectorises);
+    // only a header that fails it is looked at byte by byte.
+    let visible = rest
+        .iter()
+        .fold(true, |all, b| all & (b.wrapping_sub(b'!') < 94));
+    if !visible {
+        let mut spaced = false;
+        for byte in rest {
+            match byte {
+                b'!'..=b'~' => {}
+                b' ' | b'\t' => spaced = true,
+                _ => return None,
+            }
+        }
+        if spaced {
+            return Some(Err(AuthRejection::invalid(
+                "Authorization header is not `Bearer <token>`",
+            )));
+        }
+    }
+    // Visible ASCII is UTF-8.
+    std::str::from_utf8(rest).ok().map(Ok)
+}
+
+/// Whether `token` is the request's token (as [`token_from_headers`] finds
+/// it). The usual case, `Authorization: Bearer <token>`, is one comparison.
+pub(crate) fn is_request_token(headers: &HeaderMap, token: &str) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes())
+        .and_then(|value| value.get(7..).filter(|_| is_bearer_scheme(value)));
+    if bearer.is_some_and(|rest| rest == token.as_bytes()) {
+        return true;
+    }
+    token_from_headers(headers).is_ok_and(|found| found == token)
+}
+
+/// Whether a header value starts with `Bearer ` (any case).
+fn is_bearer_scheme(value: &[u8]) -> bool {
+    value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn token_sources_and_precedence() {
+        let reason = |h: &[(&str, &str)]| {
+            token_from_headers(&headers(h))
+                .map(str::to_owned)
+                .map_err(|r| r.reason())
+        };
+        assert_eq!(
+            reason(&[("authorization", "Bearer abc")]),
+            Ok("abc".to_owned())
+        );
+        assert_eq!(
+            reason(&[("authorization", "bEaReR abc")]),
+            Ok("abc".to_owned())
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer ")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer  abc")]),
+            Err(Reason::TokenInvalid)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Basic abc")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("authorization", "Bearer h"), ("cookie", "__session=c")]),
+            Ok("h".to_owned())
+        );
+        assert_eq!(
+            reason(&[("authorization", "Basic x"), ("cookie", "a=b; __session=c")]),
+            Ok("c".to_owned())
+        );
+        assert_eq!(
+            reason(&[("cookie", "__session=")]),
+            Err(Reason::TokenMissing)
+        );
+        assert_eq!(
+            reason(&[("cookie", "__session_x=1")]),
+            Err(Reason::TokenMissing)
+        );
+    }
+
+    #[test]
+    fn the_request_token_is_the_one_found_first() {
+        let h = headers(&[("authorization", "bearer abc"), ("cookie", "__session=c")]);
+        assert!(is_request_token(&h, "abc"));
+        assert!(!is_request_token(&h, "c"));
+        let h = headers(&[("authorization", "Basic x"), ("cookie", "__session=c")]);
+        assert!(is_request_token(&h, "c"));
+        assert!(!is_request_token(&h, "x"));
+        assert!(!is_request_token(&headers(&[]), ""));
+    }
+}

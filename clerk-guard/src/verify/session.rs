@@ -1,0 +1,168 @@
+//! Session tokens: the signature, then the claims by Clerk's rules, then the
+//! session's status; a reused token answered from the token cache.
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use super::rules::check_times;
+use super::signature::Signed;
+use super::ClerkVerifier;
+use crate::auth::ClerkAuth;
+use crate::keys::VerificationKey;
+use crate::rejection::{AuthRejection, Reason};
+use crate::token::{has_machine_prefix, token_from_headers, JwtKind};
+use crate::util::now_seconds;
+
+impl ClerkVerifier {
+    /// A session token verified by every rule, unrendered.
+    pub(super) async fn session(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
+        // One clock read serves the key cache's TTL and the token's times.
+        let now = now_seconds();
+        let result = match self.cached(token, now) {
+            Some(auth) => Ok(auth),
+            None => self.verify_uncached(token, now).await,
+        };
+        result.and_then(|auth| self.check_session(auth))
+    }
+
+    /// The request's session without awaiting, for the extractors: the
+    /// verdict when the key is cached (nearly every request), `None` when it
+    /// must be fetched. No async machinery is built or moved for a request
+    /// that never waits. Unrendered.
+    pub(crate) fn session_ready(
+        &self,
+        headers: &HeaderMap,
+    ) -> Option<Result<ClerkAuth, AuthRejection>> {
+        let token = match token_from_headers(headers) {
+            Ok(token) => token,
+            Err(rejection) => return Some(Err(rejection)),
+        };
+        let now = now_seconds();
+        let result = match self.cached(token, now) {
+            Some(auth) => Ok(auth),
+            None => self.verify_uncached_ready(token, now)?,
+        };
+        Some(result.and_then(|auth| self.check_session(auth)))
+    }
+
+    async fn verify_uncached(&self, token: &str, mut now: f64) -> Result<ClerkAuth, AuthRejection> {
+        not_opaque(token)?;
+        let (payload, key) = self
+            .signed_payload(token, JwtKind::Session, &mut now)
+            .await?;
+        self.session_from_payload(token, payload, key, now)
+    }
+
+    /// [`Self::verify_uncached`] when the key is cached: `None` when it must
+    /// be fetched (then the async path does the whole verification).
+    fn verify_uncached_ready(
+        &self,
+        token: &str,
+        now: f64,
+    ) -> Option<Result<ClerkAuth, AuthRejection>> {
+        if let Err(rejection) = not_opaque(token) {
+            return Some(Err(rejection));
+        }
+        match self.check_signature(token, JwtKind::Session, None, now) {
+            Ok(Signed::Verified(payload, key)) => {
+                Some(self.session_from_payload(token, payload, key, now))
+            }
+            Ok(Signed::NeedsKey(_)) => None,
+            Err(rejection) => Some(Err(rejection)),
+        }
+    }
+
+    /// A session whose signature holds: its claims read and checked, and
+    /// remembered (from its second verification on).
+    fn session_from_payload(
+        &self,
+        token: &str,
+        payload: Vec<u8>,
+        key: Arc<VerificationKey>,
+        now: f64,
+    ) -> Result<ClerkAuth, AuthRejection> {
+        // The one copy of the token: the ClerkAuth's, which is the cache key.
+        let auth = ClerkAuth::from_payload(self.id(), payload, token, self.0.config.role_claims())?;
+        self.check_times(&auth, now)?;
+        self.check_parties(&auth)?;
+        if let Some(tokens) = &self.0.tokens {
+            tokens.remember(&auth, key);
+        }
+        Ok(auth)
+    }
+
+    fn check_times(&self, auth: &ClerkAuth, now: f64) -> Result<(), AuthRejection> {
+        let (exp, nbf, iat) = auth.times();
+        check_times(self.0.config.claim_rules(), exp, nbf, iat, now)
+    }
+
+    /// Issuer, authorized parties and audience, as configured.
+    fn check_parties(&self, auth: &ClerkAuth) -> Result<(), AuthRejection> {
+        let rules = self.0.config.claim_rules();
+        if let Some(expected) = &rules.issuer {
+            if auth.issuer() != Some(expected.as_str()) {
+                return Err(AuthRejection::new(Reason::TokenInvalidIssuer));
+            }
+        }
+        if !rules.authorized_parties.is_empty() {
+            let listed = auth
+                .authorized_party()
+                .is_some_and(|azp| rules.authorized_parties.iter().any(|p| p == azp));
+            if !listed {
+                return Err(AuthRejection::new(Reason::TokenInvalidAuthorizedParties));
+            }
+        }
+        if !rules.audience.is_empty() {
+            let accepted = |aud: &str| rules.audience.iter().any(|a| a == aud);
+            let ok = match auth.claim("aud") {
+                Some(Value::String(aud)) => accepted(aud),
+                Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(accepted),
+                _ => false,
+            };
+            if !ok {
+                return Err(AuthRejection::new(Reason::TokenInvalidAudience));
+            }
+        }
+        Ok(())
+    }
+
+    /// Session rules checked on every use, cached or not.
+    fn check_session(&self, auth: ClerkAuth) -> Result<ClerkAuth, AuthRejection> {
+        let pending_allowed = self.0.config.claim_rules().accept_pending_sessions;
+        if auth.session_status() == Some("pending") && !pending_allowed {
+            return Err(AuthRejection::new(Reason::SessionPending));
+        }
+        Ok(auth)
+    }
+
+    /// A remembered verification, if its key is still current and its time
+    /// claims still hold. Anything else falls through to a full verification.
+    fn cached(&self, token: &str, now: f64) -> Option<ClerkAuth> {
+        let tokens = self.0.tokens.as_ref()?;
+        let entry = tokens.get(token)?;
+        // The same key under the same kid, even if a refresh rebuilt it.
+        let key_current = self
+            .0
+            .keys
+            .cached(entry.key.kid().unwrap_or_default(), now)
+            .is_some_and(|key| Arc::ptr_eq(&key, &entry.key) || key.same_key(&entry.key));
+        if !key_current || self.check_times(&entry.auth, now).is_err() {
+            tokens.remove(token);
+            return None;
+        }
+        Some(entry.auth)
+    }
+}
+
+/// An opaque machine token sent where a session token is expected.
+fn not_opaque(token: &str) -> Result<(), AuthRejection> {
+    if has_machine_prefix(token) {
+        return Err(AuthRejection::with_detail(
+            Reason::TokenTypeMismatch,
+            "an opaque machine token (mt_, oat_, ak_), not a session token",
+        ));
+    }
+    Ok(())
+}
