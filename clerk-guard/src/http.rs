@@ -85,8 +85,11 @@ pub(crate) async fn read_capped(
     }
 }
 
-/// `Authorization: Bearer <secret key>`, as the Backend API expects it.
+/// `Authorization: Bearer <secret key>`, as the Backend API expects it,
+/// marked sensitive (so `Debug` of any header map holding it hides it).
 pub(crate) fn secret_header(secret_key: &str) -> Result<HeaderValue, String> {
-    HeaderValue::try_from(format!("Bearer {secret_key}"))
-        .map_err(|_| "the secret key is not a valid header value".to_owned())
+    let mut value = HeaderValue::try_from(format!("Bearer {secret_key}"))
+        .map_err(|_| "the secret key is not a valid header value".to_owned())?;
+    value.set_sensitive(true);
+    Ok(value)
 }

@@ -1,7 +1,8 @@
-//! The one-pass claims reader against serde_json: any UTF-8 as a token
-//! payload. The one-pass reader may leave a payload to serde_json, but it
-//! never accepts one serde_json refuses and never reads a different value
-//! (`check_claims_reader` panics if it does).
+//! The one-pass claims reader against the claim map: any UTF-8 as a token
+//! payload. The one-pass reader may leave a payload to the map reader, but
+//! it never accepts one the map reader (serde_json into the whole claim map)
+//! refuses and never reads a different value (`check_claims_reader` panics
+//! if it does).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

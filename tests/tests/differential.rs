@@ -406,6 +406,35 @@ fn curated(c: &mut Corpus<'_>, any_alg: &Arc<TestKey>) {
             "payload-trailing-comma",
             format!(r#"{{"sub":"user_1","exp":{},{base},}}"#, t + 60),
         ),
+        // Claims no claim map holds: a number past f64, nesting past 128, a
+        // lone surrogate, beside an impersonator (`act`).
+        (
+            "payload-number-out-of-range",
+            format!(
+                r#"{{"sub":"user_1","exp":{},{base},"act":{{"sub":"user_2"}},"big":1e400}}"#,
+                t + 60
+            ),
+        ),
+        (
+            "payload-nesting-130",
+            format!(
+                r#"{{"sub":"user_1","exp":{},{base},"act":{{"sub":"user_2"}},"deep":{}1{}}}"#,
+                t + 60,
+                "[".repeat(130),
+                "]".repeat(130)
+            ),
+        ),
+        (
+            "payload-lone-surrogate",
+            format!(
+                r#"{{"sub":"user_1","exp":{},{base},"act":{{"sub":"user_2"}},"name":"\ud800"}}"#,
+                t + 60
+            ),
+        ),
+        (
+            "payload-number-1e300",
+            format!(r#"{{"sub":"user_1","exp":{},{base},"big":1e300}}"#, t + 60),
+        ),
     ] {
         c.add(id, c.token().raw_payload(payload).sign());
     }
@@ -422,6 +451,9 @@ fn curated(c: &mut Corpus<'_>, any_alg: &Arc<TestKey>) {
         c.add(id, c.token().header("typ", typ).sign());
     }
     c.add("typ-number", c.token().header("typ", 1).sign());
+    c.add("typ-null", c.token().header("typ", Value::Null).sign());
+    c.add("cat-null", c.token().header("cat", Value::Null).sign());
+    c.add("cat-number", c.token().header("cat", 1).sign());
     for (id, cat) in [
         ("cat-ignore", "cl_I7d4PD111III"),
         ("cat-template", "cl_B7d4PD222AAA"),

@@ -709,3 +709,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Numbers near and past `f64`'s range in an unregistered claim: the
+    /// one-pass reader takes only those the claim map reads, and still
+    /// takes every modest one.
+    #[test]
+    fn numbers_near_the_limits_never_split_the_claims_readers(
+        whole in "[1-9][0-9]{0,400}",
+        fraction in prop::option::of("[0-9]{1,6}"),
+        exponent in prop::option::of(-1200i32..1200),
+    ) {
+        let mut number = whole.clone();
+        if let Some(fraction) = &fraction {
+            number = format!("{number}.{fraction}");
+        }
+        if let Some(exponent) = exponent {
+            number = format!("{number}e{exponent}");
+        }
+        let payload = format!(r#"{{"sub":"user_1","exp":1,"big":{number},"act":{{"sub":"u"}}}}"#);
+        // Panics if the one-pass reader took what the map reader refuses.
+        let took = clerk_guard::testing::check_claims_reader(&payload);
+        let map = serde_json::from_str::<serde_json::Map<String, Value>>(&payload);
+        if took {
+            prop_assert!(map.is_ok(), "{}", payload);
+        }
+        let magnitude = whole.len() as i64 + i64::from(exponent.unwrap_or(0));
+        if magnitude <= 300 && exponent.is_none_or(|e| e.abs() < 1000) {
+            prop_assert!(took, "a modest number left the one-pass reader: {}", number);
+        }
+    }
+}

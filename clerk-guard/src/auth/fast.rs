@@ -5,18 +5,25 @@
 //! This reader handles exactly that shape and nothing more: any byte it is not
 //! sure of (a backslash, a control character, a registered claim that is not
 //! a plain string or a non-negative integer of at most 15 digits, a repeated
-//! registered claim, deep nesting, a syntax error) makes it give up, and the
-//! payload goes to serde_json, which decides. So it never refuses a payload
-//! and never accepts one serde_json would refuse; where it accepts, it reads
-//! the same values (checked by `check`, which the property tests and the
-//! `claims` fuzz target run against serde_json).
+//! registered claim, deep nesting, a number near `f64`'s limits, a syntax
+//! error) makes it give up, and the payload goes to the map reader (serde_json
+//! into the claim map), which decides. So it never refuses a payload and never
+//! accepts one the map reader would refuse; where it accepts, it reads the
+//! same values (checked by `check`, which the property tests and the `claims`
+//! fuzz target run against the map reader).
 
 use super::registered::{Registered, Text};
 
-/// Nesting followed inside an unregistered claim before giving up.
+/// Nesting followed inside an unregistered claim before giving up (the map
+/// reader allows 128).
 const MAX_DEPTH: u32 = 32;
 
-/// The registered claims of `payload`, or `None` to let serde_json read it.
+/// The largest power of ten a skipped number may reach (integer digits plus
+/// exponent): far inside `f64`'s range (about 1.8e308), so every number
+/// taken is one the map reader reads.
+const MAX_MAGNITUDE: i64 = 300;
+
+/// The registered claims of `payload`, or `None` to let the map reader read it.
 pub(super) fn read(payload: &str) -> Option<Registered> {
     let mut scan = Scanner {
         bytes: payload.as_bytes(),
@@ -220,26 +227,48 @@ impl Scanner<'_> {
         }
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, of a magnitude well
+    /// inside `f64`'s range: at most [`MAX_MAGNITUDE`] integer digits plus
+    /// exponent, and an exponent of at most three digits. A number past it
+    /// (serde_json refuses `1e400`) is left to the map reader to judge.
     fn skip_number(&mut self) -> Option<()> {
         if self.peek() == Some(b'-') {
             self.at += 1;
         }
+        let start = self.at;
         match self.next()? {
             b'0' => {}
             b'1'..=b'9' => self.digits(),
             _ => return None,
         }
+        let whole = self.at - start;
         if self.peek() == Some(b'.') {
             self.at += 1;
             self.some_digits()?;
         }
+        let mut exponent: i64 = 0;
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.at += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.at += 1;
-            }
+            let negative = match self.peek() {
+                Some(sign @ (b'+' | b'-')) => {
+                    self.at += 1;
+                    sign == b'-'
+                }
+                _ => false,
+            };
+            let digits = self.at;
             self.some_digits()?;
+            let text = self.bytes.get(digits..self.at)?;
+            if text.len() > 3 {
+                return None;
+            }
+            exponent = text.iter().fold(0, |e, d| e * 10 + i64::from(d - b'0'));
+            if negative {
+                exponent = -exponent;
+            }
+        }
+        if whole as i64 + exponent > MAX_MAGNITUDE {
+            return None;
         }
         // A digit right after `0` (a leading zero) is not JSON.
         (!matches!(self.peek(), Some(b'0'..=b'9'))).then_some(())
@@ -309,17 +338,21 @@ fn eight_digits(word: u64) -> Option<u64> {
 }
 
 /// Runs both readers over `payload` and panics if the fast one accepted
-/// what serde_json refuses, or read a different value. Returns whether the
-/// fast reader took the payload.
+/// what the map reader refuses (the whole claim map, not only the
+/// registered claims), or read a different value. Returns whether the fast
+/// reader took the payload.
 #[cfg(any(test, feature = "testing"))]
 pub(crate) fn check(payload: &str) -> bool {
     let Some(fast) = read(payload) else {
         return false;
     };
-    let slow = match Registered::read_with_serde(payload) {
-        Ok(slow) => slow,
-        Err(e) => panic!("fast reader accepted {payload:?}, serde_json refused it: {e}"),
+    let slow = match Registered::read_map(payload) {
+        Ok((slow, _)) => slow,
+        Err(e) => panic!("fast reader accepted {payload:?}, the map reader refused it: {e}"),
     };
+    if let Err(e) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(payload) {
+        panic!("fast reader accepted {payload:?}, serde_json's map refused it: {e}");
+    }
     let text = |t: &Option<Text>| t.as_ref().map(|t| t.get(payload).to_owned());
     let texts = |r: &Registered| [&r.sub, &r.iss, &r.azp, &r.sid, &r.sts].map(text);
     let numbers = |r: &Registered| [r.exp, r.nbf, r.iat, r.v].map(|n| n.map(f64::to_bits));

@@ -4,6 +4,7 @@
 
 mod fast;
 mod has;
+mod heap;
 mod machine;
 mod org;
 mod principal;

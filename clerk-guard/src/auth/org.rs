@@ -17,10 +17,10 @@ use serde_json::{Map, Value};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
-    id: String,
-    slug: Option<String>,
-    role: Option<String>,
-    permissions: Vec<String>,
+    pub(super) id: String,
+    pub(super) slug: Option<String>,
+    pub(super) role: Option<String>,
+    pub(super) permissions: Vec<String>,
 }
 
 impl Organization {

@@ -1,63 +1,13 @@
 //! The registered claims (the ones the verifier relies on), read from a
 //! payload and kept beside it.
 
-use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::fast;
-
-/// The claims the verifier relies on, as read from the payload. A wrong JSON
-/// type (including `null`) fails deserialization, so the token is invalid,
-/// never "claim absent". Strings are borrowed from the payload when they
-/// can be (no JSON escapes), so reading them allocates nothing.
-#[derive(Deserialize)]
-struct RawRegistered<'a> {
-    #[serde(default, borrow, deserialize_with = "present")]
-    sub: Option<Raw<'a>>,
-    #[serde(default, deserialize_with = "present")]
-    exp: Option<f64>,
-    #[serde(default, deserialize_with = "present")]
-    nbf: Option<f64>,
-    #[serde(default, deserialize_with = "present")]
-    iat: Option<f64>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    iss: Option<Raw<'a>>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    azp: Option<Raw<'a>>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    sid: Option<Raw<'a>>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    sts: Option<Raw<'a>>,
-    #[serde(default, deserialize_with = "present")]
-    v: Option<f64>,
-}
-
-/// A JSON string, borrowed from the input when it has no escapes.
-enum Raw<'a> {
-    Borrowed(&'a str),
-    Owned(String),
-}
-
-impl<'de> Deserialize<'de> for Raw<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Raw<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Raw::Borrowed(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Raw::Owned(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Raw::Owned(v))
-            }
-        }
-        d.deserialize_str(Visitor)
-    }
-}
 
 /// A string claim kept with the payload: where its bytes sit in it, or its
 /// own copy when JSON escapes made the value differ from those bytes.
@@ -67,22 +17,6 @@ pub(super) enum Text {
 }
 
 impl Text {
-    /// `raw`, located in `payload` when it was borrowed from it.
-    fn new(raw: Raw<'_>, payload: &str) -> Text {
-        match raw {
-            Raw::Borrowed(s) => {
-                let start = (s.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
-                match (u32::try_from(start), u32::try_from(s.len())) {
-                    (Ok(start), Ok(len)) if start as usize + s.len() <= payload.len() => {
-                        Text::At { start, len }
-                    }
-                    _ => Text::Owned(s.into()),
-                }
-            }
-            Raw::Owned(s) => Text::Owned(s.into_boxed_str()),
-        }
-    }
-
     pub(super) fn get<'a>(&'a self, payload: &'a str) -> &'a str {
         match self {
             Text::At { start, len } => {
@@ -117,42 +51,81 @@ pub(super) struct Registered {
     pub(super) v: Option<f64>,
 }
 
+/// The names of the registered claims: given twice, a payload is refused
+/// (no "last one wins" for what the verifier relies on).
+const REGISTERED: [&str; 9] = ["sub", "exp", "nbf", "iat", "iss", "azp", "sid", "sts", "v"];
+
 impl Registered {
-    /// The ordinary shape in one pass ([`fast`]); anything else by serde_json.
-    pub(super) fn read(payload: &str) -> Result<Self, serde_json::Error> {
+    /// The registered claims of `payload`, and its claim map when reading
+    /// them built it. The ordinary shape is read in one pass ([`fast`]),
+    /// which takes only what the map reader reads the same way; anything
+    /// else is read as the map itself, so a payload is admitted only as a
+    /// JSON object the map reader reads.
+    pub(super) fn read(payload: &str) -> Result<(Self, Option<Map<String, Value>>), String> {
         match fast::read(payload) {
-            Some(registered) => Ok(registered),
-            None => Self::read_with_serde(payload),
+            Some(registered) => Ok((registered, None)),
+            None => Self::read_map(payload).map(|(registered, map)| (registered, Some(map))),
         }
     }
 
+    /// The payload as a claim map (refused if it is not a JSON object, or
+    /// names a registered claim twice), and the registered claims from it:
+    /// a claim of the wrong JSON type (`null` included) is an error, never
+    /// "absent".
     #[cold]
-    pub(super) fn read_with_serde(payload: &str) -> Result<Self, serde_json::Error> {
-        // A JSON object only: serde would also read a struct from an array.
-        if !payload
-            .trim_start_matches([' ', '\t', '\n', '\r'])
-            .starts_with('{')
-        {
-            return Err(serde::de::Error::custom("the payload is not a JSON object"));
-        }
-        // From a `str`: no UTF-8 check per string on top of the one already done.
-        let raw: RawRegistered<'_> = serde_json::from_str(payload)?;
-        let text = |value: Option<Raw<'_>>| value.map(|raw| Text::new(raw, payload));
-        Ok(Registered {
-            sub: text(raw.sub),
-            exp: raw.exp,
-            nbf: raw.nbf,
-            iat: raw.iat,
-            iss: text(raw.iss),
-            azp: text(raw.azp),
-            sid: text(raw.sid),
-            sts: text(raw.sts),
-            v: raw.v,
-        })
+    pub(super) fn read_map(payload: &str) -> Result<(Self, Map<String, Value>), String> {
+        let ClaimMap(map) = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+        let text = |name: &str| match map.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(Text::Owned(s.as_str().into()))),
+            Some(_) => Err(format!("{name} is not a string")),
+        };
+        let number = |name: &str| match map.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| format!("{name} is out of range")),
+            Some(_) => Err(format!("{name} is not a number")),
+        };
+        let registered = Registered {
+            sub: text("sub")?,
+            exp: number("exp")?,
+            nbf: number("nbf")?,
+            iat: number("iat")?,
+            iss: text("iss")?,
+            azp: text("azp")?,
+            sid: text("sid")?,
+            sts: text("sts")?,
+            v: number("v")?,
+        };
+        Ok((registered, map))
     }
 }
 
-/// A field that is present must have its type: `null` is not "absent".
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
+/// A claim map read by serde_json (its depth limit, number ranges and string
+/// rules), from a JSON object only, with each registered claim at most once.
+struct ClaimMap(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for ClaimMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Claims;
+        impl<'de> Visitor<'de> for Claims {
+            type Value = ClaimMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<ClaimMap, A::Error> {
+                let mut map = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if REGISTERED.contains(&name.as_str()) && map.contains_key(&name) {
+                        return Err(serde::de::Error::custom(format!("{name} is given twice")));
+                    }
+                    map.insert(name, value);
+                }
+                Ok(ClaimMap(map))
+            }
+        }
+        d.deserialize_map(Claims)
+    }
 }

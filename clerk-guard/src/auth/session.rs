@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::heap;
 use super::org::{org_v1, org_v2, Organization};
 use super::registered::{Registered, Text};
 use super::roles::app_roles;
@@ -77,7 +78,7 @@ impl ClerkAuth {
         let payload_len = text.len();
         text.push_str(token);
         let payload = &text[..payload_len];
-        let registered = Registered::read(payload).map_err(|_| {
+        let (registered, map) = Registered::read(payload).map_err(|_| {
             AuthRejection::with_detail(
                 Reason::TokenInvalid,
                 "payload is not a JSON object with claims of the right types",
@@ -103,17 +104,20 @@ impl ClerkAuth {
             payload_len,
             registered,
             role_claims: Arc::clone(role_claims),
-            claims: OnceLock::new(),
+            claims: map.map_or_else(OnceLock::new, OnceLock::from),
             org: OnceLock::new(),
             roles: OnceLock::new(),
         })))
     }
 
-    /// Bytes this verification keeps alive, for the token cache's budget:
-    /// the token, the payload, the registered claims, and what the claim map,
-    /// organization and roles take once a handler has asked for them.
+    /// Bytes this verification keeps alive in the token cache, for its
+    /// budget: the token and payload, the registered claims, and the claim
+    /// map, organization and roles, built here (a cached token answers many
+    /// requests, and any of them may ask for them).
     pub(crate) fn retained_bytes(&self) -> usize {
         let inner = &self.0;
+        // Built now: the roles are read through `roles()` below.
+        self.roles();
         let strings = [
             &inner.registered.sub,
             &inner.registered.iss,
@@ -124,14 +128,12 @@ impl ClerkAuth {
         .iter()
         .map(|s| s.as_ref().map_or(0, Text::own_bytes))
         .sum::<usize>();
-        // A parsed claim map takes about six times its JSON text (node
-        // overhead per entry); counted up front, as any handler may ask.
-        const PARSED_CLAIMS_FACTOR: usize = 6;
-        std::mem::size_of::<AuthInner>()
-            + 2 * std::mem::size_of::<usize>() // the Arc counts
-            + inner.text.capacity()
-            + inner.payload_len * PARSED_CLAIMS_FACTOR
+        heap::allocation(std::mem::size_of::<AuthInner>() + 2 * std::mem::size_of::<usize>())
+            + heap::allocation(inner.text.capacity())
             + strings
+            + heap::map(self.claims())
+            + self.org().map_or(0, heap::organization)
+            + self.0.roles.get().map_or(0, heap::strings)
     }
 
     /// A string claim of the registered set, from the payload.
@@ -297,9 +299,13 @@ impl ClerkAuth {
     /// ```
     pub fn claims(&self) -> &Map<String, Value> {
         self.0.claims.get_or_init(|| {
-            // The payload was read as a JSON object when the token was
-            // verified, so this parse cannot fail.
-            serde_json::from_str(self.payload()).unwrap_or_default()
+            // A payload is admitted only as an object the map reader reads
+            // (the one-pass reader takes nothing it would refuse), so this
+            // parse does not fail; if it ever did, it says so.
+            serde_json::from_str(self.payload()).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "clerk-guard: an admitted payload is not a claim map");
+                Map::new()
+            })
         })
     }
 

@@ -95,9 +95,11 @@ impl ClerkConfigBuilder {
                 let name = HeaderName::try_from(name.as_str()).map_err(|_| {
                     ConfigError::invalid("jwks_header", format!("bad name `{name}`"))
                 })?;
-                let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
+                let mut value = HeaderValue::try_from(value.as_str()).map_err(|_| {
                     ConfigError::invalid("jwks_header", format!("bad value for `{name}`"))
                 })?;
+                // A proxy's key, say: never shown by `Debug`.
+                value.set_sensitive(true);
                 Ok((name, value))
             })
             .collect::<Result<_, ConfigError>>()?;
@@ -108,6 +110,18 @@ impl ClerkConfigBuilder {
         check_nonzero("unknown_kid_cooldown", self.unknown_kid_cooldown)?;
         check_nonzero("connect_timeout", self.connect_timeout)?;
         check_nonzero("request_timeout", self.request_timeout)?;
+        for (setting, value) in [
+            ("clock_skew", self.clock_skew),
+            ("jwks_ttl", self.jwks_ttl),
+            ("jwks_max_staleness", self.jwks_max_staleness),
+            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
+            ("connect_timeout", self.connect_timeout),
+            ("request_timeout", self.request_timeout),
+            ("machine_cache_ttl", self.machine.cache_ttl),
+            ("machine_not_found_ttl", self.machine.not_found_ttl),
+        ] {
+            check_bounded(setting, value)?;
+        }
         check_parties("authorized_parties", &self.authorized_parties)?;
         if self.machine.lookups_per_second == 0 {
             return Err(ConfigError::invalid(
@@ -132,6 +146,7 @@ impl ClerkConfigBuilder {
             role_claims,
             jwks: JwksPolicy {
                 ttl: self.jwks_ttl,
+                max_staleness: self.jwks_max_staleness,
                 cooldown: self.unknown_kid_cooldown,
                 headers: jwks_headers,
             },
@@ -174,6 +189,18 @@ pub(super) fn check_parties(
 
 /// Refuses a zero duration: it would disable a timeout or turn the cooldown
 /// into a fetch per request.
+/// The longest duration a setting takes: far past any sensible value, and
+/// short enough that adding it to a clock reading never overflows.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Refuses a duration past [`MAX_DURATION`].
+fn check_bounded(setting: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value > MAX_DURATION {
+        return Err(ConfigError::invalid(setting, "must be at most a year"));
+    }
+    Ok(())
+}
+
 fn check_nonzero(setting: &'static str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
         return Err(ConfigError::invalid(setting, "must be above zero"));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::response::Response;
 
-use super::{MachineSettings, DEFAULT_TOKEN_CACHE_BYTES};
+use super::{MachineSettings, DEFAULT_JWKS_MAX_STALENESS, DEFAULT_TOKEN_CACHE_BYTES};
 use crate::auth::DEFAULT_ROLE_CLAIMS;
 use crate::rejection::{AuthRejection, RejectionRenderer};
 
@@ -36,6 +36,7 @@ pub struct ClerkConfigBuilder {
     pub(super) accept_pending_sessions: bool,
     pub(super) role_claims: Vec<String>,
     pub(super) jwks_ttl: Duration,
+    pub(super) jwks_max_staleness: Duration,
     pub(super) unknown_kid_cooldown: Duration,
     pub(super) connect_timeout: Duration,
     pub(super) request_timeout: Duration,
@@ -66,6 +67,7 @@ impl Default for ClerkConfigBuilder {
             accept_pending_sessions: false,
             role_claims: DEFAULT_ROLE_CLAIMS.iter().map(|s| s.to_string()).collect(),
             jwks_ttl: Duration::from_secs(300),
+            jwks_max_staleness: DEFAULT_JWKS_MAX_STALENESS,
             unknown_kid_cooldown: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(5),
@@ -259,6 +261,23 @@ impl ClerkConfigBuilder {
     /// ```
     pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
         self.jwks_ttl = ttl;
+        self
+    }
+
+    /// How long past [`jwks_ttl`](Self::jwks_ttl) the last good keys keep
+    /// serving while every refresh fails. Past it, requests get 503 until a
+    /// fetch succeeds, and tokens those keys signed are no longer answered
+    /// from the token cache: a key removed from the JWKS must not live on
+    /// because the fetch is blocked. Default 1 hour; zero fails closed right
+    /// after the TTL, as Clerk's JavaScript SDK does.
+    ///
+    /// ```
+    /// # let b = clerk_guard::ClerkConfig::builder().jwks_url("https://x.example/.well-known/jwks.json");
+    /// let config = b.jwks_max_staleness(std::time::Duration::from_secs(900)).build()?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn jwks_max_staleness(mut self, staleness: Duration) -> Self {
+        self.jwks_max_staleness = staleness;
         self
     }
 

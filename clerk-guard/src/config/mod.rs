@@ -72,6 +72,13 @@ pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 /// ```
 pub const DEFAULT_TOKEN_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
+/// How long past their TTL the last good keys serve while refreshes fail:
+/// one hour. Clerk's JavaScript SDK serves none (it fails once its 5-minute
+/// cache expires and the fetch fails), dioxus-clerk a day past a one-hour
+/// TTL. An hour rides out a JWKS or network outage of the usual length,
+/// while a key removed from the JWKS cannot outlive a blocked fetch by more.
+pub(crate) const DEFAULT_JWKS_MAX_STALENESS: Duration = Duration::from_secs(3600);
+
 /// Where the verifier gets its public keys.
 #[derive(Clone)]
 enum KeySource {
@@ -111,11 +118,13 @@ pub(crate) struct ClaimRules {
     pub(crate) accept_pending_sessions: bool,
 }
 
-/// How a JWKS is kept: refreshed after `ttl`, at most one fetch per
-/// `cooldown` while keys are missing or fetches fail, and extra headers.
+/// How a JWKS is kept: refreshed after `ttl`, served up to `max_staleness`
+/// past it while refreshes fail, at most one fetch per `cooldown` while keys
+/// are missing or fetches fail, and extra headers.
 #[derive(Debug, Clone)]
 struct JwksPolicy {
     ttl: Duration,
+    max_staleness: Duration,
     cooldown: Duration,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -180,6 +189,7 @@ impl fmt::Debug for ClerkConfig {
             .field("accept_pending_sessions", &rules.accept_pending_sessions)
             .field("role_claims", &self.role_claims)
             .field("jwks_ttl", &self.jwks.ttl)
+            .field("jwks_max_staleness", &self.jwks.max_staleness)
             .field("unknown_kid_cooldown", &self.jwks.cooldown)
             .field("connect_timeout", &self.fetch.connect_timeout)
             .field("request_timeout", &self.fetch.request_timeout)
@@ -320,6 +330,7 @@ impl ClerkConfig {
             fetch: self.fetch,
             ttl: self.jwks.ttl,
             cooldown: self.jwks.cooldown,
+            max_staleness: self.jwks.max_staleness,
         };
         let cache = JwksCache::new(&settings)
             .map_err(|problem| ConfigError::invalid("CLERK_JWKS_URL", problem))?;

@@ -5,7 +5,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 
 use super::outcome::{
-    outcome_with, session_answer, verifier_for, AuthOutcome, AuthOutcomes, Place,
+    outcome_with, session_answer, verifier_for, AuthOutcome, AuthOutcomes, Place, RouteAccepts,
 };
 use crate::auth::{ClerkAuth, Principal};
 use crate::rejection::{AuthRejection, Reason};
@@ -18,6 +18,14 @@ async fn principal_outcome(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
 ) -> Result<AuthOutcome, AuthRejection> {
+    let route = parts
+        .extensions
+        .get::<RouteAccepts>()
+        .filter(|RouteAccepts(by, _)| *by == verifier.id())
+        .map(|RouteAccepts(_, accepts)| *accepts);
+    if let Some(accepts) = route {
+        return outcome_with(parts, verifier, accepts, Place::Among).await;
+    }
     if let Some(outcome) = session_answer(parts, verifier.id(), Accepts::SESSION) {
         return Ok(outcome);
     }

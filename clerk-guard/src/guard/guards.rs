@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::outcome::{
-    outcome_ready, outcome_waiting, outcome_with, verifier_for, AuthOutcome, Place,
+    outcome_ready, outcome_waiting, outcome_with, verifier_for, AuthOutcome, Place, RouteAccepts,
 };
 use crate::auth::Principal;
 use crate::rejection::{AuthRejection, Reason};
@@ -173,6 +173,9 @@ impl<S: Send + Sync, A: AcceptList> FromRequestParts<S> for OptionalGuard<A> {
         let verifier = verifier_for(parts)?;
         let outcome = outcome_with(parts, &verifier, A::ACCEPTS, Place::Among).await;
         verifier.render(outcome)?;
+        parts
+            .extensions
+            .insert(RouteAccepts(verifier.id(), A::ACCEPTS));
         Ok(OptionalGuard(PhantomData))
     }
 }

@@ -108,6 +108,12 @@ pub(super) fn session_answer(
     ours.then(|| AuthOutcome::SignedIn(Principal::Session(auth.clone())))
 }
 
+/// Left by an optional route's guard: the kinds of token the route accepts,
+/// so `Option<Principal>` after it hands over only a caller of those kinds
+/// (not one a router-wide layer admitted under its own, wider list).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RouteAccepts(pub(super) VerifierId, pub(super) Accepts);
+
 /// Left by a [`ClerkLayer`](crate::ClerkLayer) that had no verifier of its
 /// own and none in scope, so used the global one.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,7 @@
 //! the endpoint fails, and at most one fetch per cooldown while it fails.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,8 +33,9 @@ struct CacheState {
     last_error: Option<Reason>,
 }
 
-/// How a [`JwksCache`] fetches: where, with what, within which limits.
-#[derive(Debug, Clone)]
+/// How a [`JwksCache`] fetches: where, with what, within which limits. (No
+/// `Debug`: its headers may hold the secret key.)
+#[derive(Clone)]
 pub(crate) struct JwksSettings {
     /// The JWKS endpoint.
     pub(crate) url: reqwest::Url,
@@ -45,15 +46,28 @@ pub(crate) struct JwksSettings {
     pub(crate) ttl: Duration,
     /// At most one fetch per cooldown while keys are missing or fetches fail.
     pub(crate) cooldown: Duration,
+    /// How long past the TTL the last good keys still serve while refreshes
+    /// fail; after it, neither they nor the tokens they signed are trusted.
+    pub(crate) max_staleness: Duration,
 }
 
 /// Fetches a JWKS with timeouts and a size cap.
-#[derive(Debug)]
 struct JwksFetcher {
     client: reqwest::Client,
     url: reqwest::Url,
     headers: HeaderMap,
     max_bytes: usize,
+}
+
+impl fmt::Debug for JwksFetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header names only: values may be the secret key or a proxy's.
+        f.debug_struct("JwksFetcher")
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JwksFetcher {
@@ -122,7 +136,6 @@ struct KeyMemo {
 /// A JWKS kept in memory: lock-free reads, one fetch at a time shared by
 /// every waiter, TTL refresh in the background, stale keys served while the
 /// endpoint fails, and at most one fetch per cooldown while it fails.
-#[derive(Debug)]
 pub(crate) struct JwksCache {
     /// Unique in the process: which cache a thread's key memo belongs to.
     id: u64,
@@ -136,6 +149,7 @@ pub(crate) struct JwksCache {
     fetch_ids: AtomicU64,
     ttl: Duration,
     cooldown: Duration,
+    max_staleness: Duration,
 }
 
 /// Unknown kids seen while cooling down. A kid that comes back is not
@@ -143,38 +157,46 @@ pub(crate) struct JwksCache {
 /// sends (a flood of random kids never repeats). One such kid may start one
 /// extra fetch per cooldown, so fetches stay bounded (two per cooldown at
 /// most) while a rotation is picked up after its second request.
-#[derive(Debug, Default)]
+///
+/// Kids are remembered by a keyed hash in a fixed table, the last one seen
+/// in each slot: a flood overwrites slots but never fills the table, so a
+/// kid that comes back is noticed however many random ones arrived before
+/// it, and nobody can aim at a slot without the process's hash key.
+#[derive(Debug)]
 struct UnknownKids {
-    seen: HashMap<Box<str>, u8>,
+    hasher: std::collections::hash_map::RandomState,
+    slots: Box<[u64]>,
     last_extra: Option<Instant>,
 }
 
+impl Default for UnknownKids {
+    fn default() -> Self {
+        Self {
+            hasher: Default::default(),
+            slots: vec![0; Self::SLOTS].into_boxed_slice(),
+            last_extra: None,
+        }
+    }
+}
+
 impl UnknownKids {
-    /// Kids remembered at once: enough for a rotation, small for a flood.
-    const CAPACITY: usize = 256;
+    /// Kids remembered at once.
+    const SLOTS: usize = 256;
 
     /// Records `kid`; whether it has come back and may fetch now.
     fn repeated(&mut self, kid: &str, cooldown: Duration) -> bool {
         if self.last_extra.is_some_and(|at| at.elapsed() < cooldown) {
             return false;
         }
-        let full = self.seen.len() >= Self::CAPACITY;
-        let count = match self.seen.get_mut(kid) {
-            Some(count) => {
-                *count = count.saturating_add(1);
-                *count
-            }
-            None if !full => {
-                self.seen.insert(kid.into(), 1);
-                1
-            }
-            None => return false,
-        };
-        if count < 2 {
+        // Never 0, the empty slot's value.
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, kid) | 1;
+        let slot = &mut self.slots[(hash >> 32) as usize % Self::SLOTS];
+        if *slot != hash {
+            *slot = hash;
             return false;
         }
         self.last_extra = Some(Instant::now());
-        self.seen.clear();
+        self.slots.fill(0);
         true
     }
 }
@@ -185,6 +207,29 @@ enum Fetch {
     Wait(SharedFetch),
     /// A fetch was attempted within the cooldown: answer from this state.
     CoolingDown(Arc<CacheState>),
+}
+
+impl fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("fetcher", &self.fetcher)
+            .field("state", &self.state.load())
+            .field("ttl", &self.ttl)
+            .field("cooldown", &self.cooldown)
+            .field("max_staleness", &self.max_staleness)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fetch to spawn on its runtime, once the in-flight lock is released.
+struct FetchTask(Option<(tokio::runtime::Handle, BoxFuture<'static, ()>)>);
+
+impl FetchTask {
+    fn spawn(self) {
+        if let Some((runtime, run)) = self.0 {
+            drop(runtime.spawn(run));
+        }
+    }
 }
 
 /// Ends a fetch's bookkeeping however the fetch ends: finished, cancelled
@@ -228,6 +273,7 @@ impl JwksCache {
             fetch_ids: AtomicU64::new(0),
             ttl: settings.ttl,
             cooldown: settings.cooldown,
+            max_staleness: settings.max_staleness,
         })
     }
 
@@ -235,6 +281,16 @@ impl JwksCache {
     fn cooldown_left(&self, state: &CacheState) -> Option<Duration> {
         let elapsed = state.last_attempt?.elapsed();
         self.cooldown.checked_sub(elapsed).filter(|d| !d.is_zero())
+    }
+
+    /// The keys of `state` that may still be used at `now`: none once they are
+    /// older than the TTL plus the maximum staleness (refreshes have failed
+    /// that long, and a key removed from the JWKS meanwhile must not live on).
+    fn usable<'a>(&self, state: &'a CacheState, now: f64) -> Option<&'a Arc<KeySet>> {
+        let keys = state.keys.as_ref()?;
+        let fetched_at = state.fetched_at?;
+        let limit = fetched_at + self.ttl.as_secs_f64() + self.max_staleness.as_secs_f64();
+        (now < limit).then_some(keys)
     }
 
     /// Makes `state` the cache's state, and so every thread's key memo stale.
@@ -271,7 +327,7 @@ impl JwksCache {
             return remembered;
         }
         let state = self.state.load();
-        let keys = state.keys.as_ref()?;
+        state.keys.as_ref()?;
         // Due a TTL after the last good fetch (or at once if the clock went
         // back past it); after a failed refresh, at most one retry per
         // cooldown while the old keys keep serving.
@@ -284,7 +340,7 @@ impl JwksCache {
         if due {
             self.refresh_in_background();
         }
-        let key = keys.get(kid).cloned();
+        let key = self.usable(&state, now)?.get(kid).cloned();
         if let (Some(key), Some(fetched_at), None) = (&key, fresh, state.last_error) {
             LAST_KEY.with(|memo| {
                 *memo.borrow_mut() = Some(KeyMemo {
@@ -312,13 +368,14 @@ impl JwksCache {
             Fetch::Wait(fetch) => fetch.await,
             Fetch::CoolingDown(state) => state,
         };
-        if let Some(keys) = &state.keys {
+        if let Some(keys) = self.usable(&state, now_seconds()) {
             return keys
                 .get(kid)
                 .cloned()
                 .ok_or_else(|| AuthRejection::new(Reason::JwkKidMismatch));
         }
-        // No usable key at all: 503, and say when the next fetch may happen.
+        // No usable key at all (none fetched, or the last ones too old): 503,
+        // and say when the next fetch may happen.
         let retry_after = self.cooldown_left(&state).unwrap_or(self.cooldown);
         Err(
             AuthRejection::new(state.last_error.unwrap_or(Reason::JwkRemoteFailedToLoad))
@@ -330,45 +387,56 @@ impl JwksCache {
     /// (a kid that keeps coming back while keys are good may start one extra
     /// fetch per cooldown: see [`UnknownKids`]).
     fn fetch_or_wait(self: &Arc<Self>, kid: &str) -> Fetch {
-        let mut slot = lock(&self.in_flight);
-        if let Some((_, fetch)) = slot.as_ref() {
-            return Fetch::Wait(fetch.clone());
-        }
-        let state = self.state.load_full();
-        if self.cooldown_left(&state).is_some() {
-            let healthy = state.keys.is_some() && state.last_error.is_none();
-            if !(healthy && lock(&self.unknown).repeated(kid, self.cooldown)) {
-                return Fetch::CoolingDown(state);
+        let (fetch, task) = {
+            let mut slot = lock(&self.in_flight);
+            if let Some((_, fetch)) = slot.as_ref() {
+                return Fetch::Wait(fetch.clone());
             }
-            tracing::info!(%kid, "an unknown kid came back within the cooldown: fetching the JWKS once more");
-        }
-        Fetch::Wait(self.start_fetch(&mut slot, &state))
+            let state = self.state.load_full();
+            if self.cooldown_left(&state).is_some() {
+                let healthy = state.keys.is_some() && state.last_error.is_none();
+                if !(healthy && lock(&self.unknown).repeated(kid, self.cooldown)) {
+                    return Fetch::CoolingDown(state);
+                }
+                tracing::info!(kid = ?kid, "an unknown kid came back within the cooldown: fetching the JWKS once more");
+            }
+            self.start_fetch(&mut slot, &state)
+        };
+        // Spawned with the lock released: a runtime that is shutting down
+        // drops the task at once, and its guard takes the lock to clean up.
+        task.spawn();
+        Fetch::Wait(fetch)
     }
 
     /// Starts a TTL refresh unless a fetch is running or cooling down. Never waits.
     fn refresh_in_background(self: &Arc<Self>) {
-        // Busy lock: another request is starting or ending a fetch right now.
-        let Ok(mut slot) = self.in_flight.try_lock() else {
-            return;
-        };
-        if slot.is_some() || tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
-        let state = self.state.load_full();
-        if state.last_error.is_none() || self.cooldown_left(&state).is_none() {
+        let task = {
+            // Busy lock: another request is starting or ending a fetch right now.
+            let Ok(mut slot) = self.in_flight.try_lock() else {
+                return;
+            };
+            if slot.is_some() || tokio::runtime::Handle::try_current().is_err() {
+                return;
+            }
+            let state = self.state.load_full();
+            if state.last_error.is_some() && self.cooldown_left(&state).is_some() {
+                return;
+            }
             tracing::debug!("JWKS older than its TTL: refreshing in the background");
-            // The fetch runs in its own task; nobody needs to await it here.
-            let _running = self.start_fetch(&mut slot, &state);
-        }
+            // Nobody awaits it here: the fetch runs in its own task.
+            self.start_fetch(&mut slot, &state).1
+        };
+        task.spawn();
     }
 
-    /// Records the attempt, then runs the fetch in its own task (inline when
-    /// there is no tokio runtime).
+    /// Records the attempt and puts the shared fetch in `slot`; the caller
+    /// starts the returned task once it has released the lock. Without a
+    /// tokio runtime the fetch runs inline, in whoever awaits it.
     fn start_fetch(
         self: &Arc<Self>,
         slot: &mut Option<(u64, SharedFetch)>,
         current: &CacheState,
-    ) -> SharedFetch {
+    ) -> (SharedFetch, FetchTask) {
         let id = self.fetch_ids.fetch_add(1, Ordering::Relaxed);
         self.publish(Arc::new(CacheState {
             keys: current.keys.clone(),
@@ -387,22 +455,28 @@ impl JwksCache {
             drop(guard);
             state
         };
-        let fetch: BoxFuture<'static, Arc<CacheState>> = match tokio::runtime::Handle::try_current()
-        {
-            Ok(runtime) => {
-                let task = runtime.spawn(run);
-                let cache = Arc::clone(self);
-                async move {
+        let (fetch, task): (BoxFuture<'static, Arc<CacheState>>, FetchTask) =
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let (done, outcome) = tokio::sync::oneshot::channel();
+                    let cache = Arc::clone(self);
+                    let task = FetchTask(Some((
+                        runtime,
+                        async move {
+                            let _ = done.send(run.await);
+                        }
+                        .boxed(),
+                    )));
                     // A task lost with its runtime leaves the guard's verdict.
-                    task.await.unwrap_or_else(|_| cache.state.load_full())
+                    let fetch =
+                        async move { outcome.await.unwrap_or_else(|_| cache.state.load_full()) };
+                    (fetch.boxed(), task)
                 }
-                .boxed()
-            }
-            Err(_) => run.boxed(),
-        };
+                Err(_) => (run.boxed(), FetchTask(None)),
+            };
         let fetch = fetch.shared();
         *slot = Some((id, fetch.clone()));
-        fetch
+        (fetch, task)
     }
 
     async fn fetch_and_store(&self) -> Arc<CacheState> {
@@ -433,5 +507,54 @@ impl JwksCache {
         let next = Arc::new(next);
         self.publish(Arc::clone(&next));
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kid_that_comes_back_is_noticed_after_any_flood() {
+        let mut kids = UnknownKids::default();
+        let cooldown = Duration::from_secs(60);
+        assert!(!kids.repeated("rotated", cooldown));
+        for i in 0..10_000 {
+            assert!(!kids.repeated(&format!("random-{i}"), cooldown));
+        }
+        // The flood may have taken the rotated kid's slot: it comes back again.
+        assert!(kids.repeated("rotated", cooldown) || kids.repeated("rotated", cooldown));
+        // One extra fetch per cooldown, whatever comes back next.
+        assert!(!kids.repeated("again", cooldown));
+        assert!(!kids.repeated("again", cooldown));
+    }
+
+    #[test]
+    fn debug_output_never_holds_the_secret_key() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::AUTHORIZATION,
+            http::secret_header("sk_test_s3cr3t").unwrap(),
+        );
+        let settings = JwksSettings {
+            url: reqwest::Url::parse("https://api.example.com/v1/jwks").unwrap(),
+            headers: headers.clone(),
+            fetch: FetchSettings {
+                connect_timeout: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(1),
+                max_bytes: 1024,
+            },
+            ttl: Duration::from_secs(1),
+            cooldown: Duration::from_secs(1),
+            max_staleness: Duration::from_secs(1),
+        };
+        let cache = JwksCache::new(&settings).unwrap();
+        for text in [
+            format!("{cache:?}"),
+            format!("{cache:#?}"),
+            format!("{headers:?}"),
+        ] {
+            assert!(!text.contains("s3cr3t"), "{text}");
+        }
     }
 }

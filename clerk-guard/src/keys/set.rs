@@ -82,7 +82,7 @@ impl KeySet {
                 Ok(key) => {
                     by_kid.insert(kid, Arc::new(key));
                 }
-                Err(problem) => tracing::warn!(%kid, %problem, "JWKS key skipped"),
+                Err(problem) => tracing::warn!(kid = ?kid, %problem, "JWKS key skipped"),
             }
         }
         if by_kid.is_empty() {

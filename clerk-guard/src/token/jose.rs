@@ -9,7 +9,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 
 use crate::rejection::{AuthRejection, Reason};
-use crate::util::decode_on_stack;
+use crate::util::{decode_on_stack, present};
 
 /// Clerk's session token category, and the category that asks verifiers to
 /// ignore it.
@@ -149,8 +149,12 @@ impl Header {
         let mut header_buf = [MaybeUninit::uninit(); 1024];
         let header = decode_on_stack(header_b64, &mut header_buf)
             .ok_or_else(|| AuthRejection::invalid("header is not base64url (or over 1 KiB)"))?;
+        // An object: serde would also read the struct from an array.
+        if header.trim_ascii_start().first() != Some(&b'{') {
+            return Err(AuthRejection::invalid("header is not a JSON object"));
+        }
         let header: JoseHeader<'_> = serde_json::from_slice(header)
-            .map_err(|_| AuthRejection::invalid("header is not a JSON object"))?;
+            .map_err(|_| AuthRejection::invalid("header is not a JSON object of string fields"))?;
         let alg = header
             .alg
             .as_deref()
@@ -177,15 +181,17 @@ impl Header {
     }
 }
 
+/// The header fields clerk-guard reads: each a string when present (`null`
+/// included, as Clerk refuses it), `crit` anything.
 #[derive(Deserialize)]
 struct JoseHeader<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     alg: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     kid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     typ: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     cat: Option<Cow<'a, str>>,
     crit: Option<serde::de::IgnoredAny>,
 }

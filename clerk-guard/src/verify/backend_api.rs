@@ -19,7 +19,7 @@ use crate::config::{BackendApiSettings, MachineSettings};
 use crate::http;
 use crate::rejection::{AuthRejection, Reason};
 use crate::token::TokenKind;
-use crate::util::{lock, now_seconds};
+use crate::util::{lock, now_seconds, Throttle};
 
 /// A Backend API answer about one opaque token, shared by every request
 /// waiting on the same lookup.
@@ -34,13 +34,61 @@ pub(super) struct OpaqueVerifier {
     max_bytes: usize,
     settings: MachineSettings,
     audience: Vec<String>,
-    /// Valid answers, each until its deadline.
-    valid: Option<quick_cache::sync::Cache<Arc<str>, (MachineAuth, Instant)>>,
+    /// Valid answers: reused while fresh, and remembered longer as tokens
+    /// known to be good, whose re-checks have a budget of their own.
+    valid: Option<quick_cache::sync::Cache<Arc<str>, Valid>>,
     /// Refusals ("not found", revoked, expired), each until its deadline.
     not_found: Option<quick_cache::sync::Cache<Arc<str>, (AuthRejection, Instant)>>,
     in_flight: Mutex<HashMap<Arc<str>, SharedLookup>>,
-    /// Lookups started in the current one-second window.
+    /// Lookups of tokens never seen valid: what made-up tokens can spend.
+    new_tokens: Budget,
+    /// Re-checks of tokens that were valid recently: never spent by made-up
+    /// tokens, so a flood of them cannot lock real clients out.
+    rechecks: Budget,
+    /// Refusals past a budget, logged at a bounded rate.
+    refusal_log: Throttle,
+}
+
+/// How long a token the Backend API called valid counts as known good: its
+/// re-checks draw from their own budget within this time.
+const KNOWN_GOOD: Duration = Duration::from_secs(3600);
+
+/// A valid answer: reused until `fresh_until`; a token known good until
+/// `known_until`.
+#[derive(Clone)]
+struct Valid {
+    machine: MachineAuth,
+    fresh_until: Instant,
+    known_until: Instant,
+}
+
+/// Lookups allowed per one-second window.
+struct Budget {
+    per_second: u32,
     window: Mutex<(Instant, u32)>,
+}
+
+impl Budget {
+    fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            window: Mutex::new((Instant::now(), 0)),
+        }
+    }
+
+    /// One more lookup, or how long until the next window opens.
+    fn take(&self) -> Result<(), Duration> {
+        let mut window = lock(&self.window);
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            *window = (Instant::now(), 0);
+        }
+        if window.1 >= self.per_second {
+            let left = Duration::from_secs(1).saturating_sub(window.0.elapsed());
+            return Err(left.max(Duration::from_millis(1)));
+        }
+        window.1 += 1;
+        Ok(())
+    }
 }
 
 impl fmt::Debug for OpaqueVerifier {
@@ -94,6 +142,7 @@ impl OpaqueVerifier {
         headers.insert(header::AUTHORIZATION, http::secret_header(&api.secret_key)?);
         let entries = api.machine.cache_entries;
         let cache = |ttl: Duration| (entries > 0 && !ttl.is_zero()).then_some(entries);
+        let per_second = api.machine.lookups_per_second;
         Ok(Self {
             client: http::client(&api.fetch, &api.base)?,
             base: api.base.as_str().trim_end_matches('/').to_owned(),
@@ -101,22 +150,30 @@ impl OpaqueVerifier {
             max_bytes: api.fetch.max_bytes,
             settings: api.machine,
             audience: audience.to_vec(),
-            valid: cache(api.machine.cache_ttl).map(quick_cache::sync::Cache::new),
+            // Kept whatever the reuse time: a zero TTL still knows good tokens.
+            valid: (entries > 0).then(|| quick_cache::sync::Cache::new(entries)),
             not_found: cache(api.machine.not_found_ttl).map(quick_cache::sync::Cache::new),
             in_flight: Mutex::new(HashMap::new()),
-            window: Mutex::new((Instant::now(), 0)),
+            new_tokens: Budget::new(per_second),
+            rechecks: Budget::new(per_second),
+            refusal_log: Throttle::new(Duration::from_secs(10)),
         })
     }
 
     /// Verifies a well-formed opaque token of `kind`.
     pub(super) async fn verify(self: &Arc<Self>, token: &str, kind: TokenKind) -> Lookup {
         let now = Instant::now();
+        let mut known_good = false;
         if let Some(valid) = &self.valid {
-            if let Some((machine, until)) = valid.get(token) {
-                if now < until && !machine.expired(now_seconds()) {
-                    return Ok(machine);
+            if let Some(entry) = valid.get(token) {
+                let live = !entry.machine.expired(now_seconds());
+                if live && now < entry.fresh_until {
+                    return Ok(entry.machine);
                 }
-                valid.remove(token);
+                known_good = live && now < entry.known_until;
+                if !known_good {
+                    valid.remove(token);
+                }
             }
         }
         if let Some(not_found) = &self.not_found {
@@ -127,63 +184,102 @@ impl OpaqueVerifier {
                 not_found.remove(token);
             }
         }
-        let lookup = {
+        let (lookup, task) = {
             let mut in_flight = lock(&self.in_flight);
             match in_flight.get(token) {
-                Some(lookup) => lookup.clone(),
+                Some(lookup) => (lookup.clone(), None),
                 None => {
-                    self.take_lookup_slot()?;
+                    self.take_budget(known_good)?;
                     let key: Arc<str> = token.into();
-                    let token = Arc::clone(&key);
-                    let guard = LookupGuard {
-                        verifier: Arc::clone(self),
-                        token: Arc::clone(&key),
-                    };
-                    let this = Arc::clone(self);
-                    let task = tokio::spawn(async move {
-                        let _guard = guard;
-                        this.look_up(&token, kind).await
-                    });
-                    let lookup: SharedLookup = async move {
-                        task.await.unwrap_or_else(|_| {
-                            Err(AuthRejection::with_detail(
-                                Reason::BackendApiUnavailable,
-                                "the Backend API lookup was cancelled",
-                            ))
-                        })
-                    }
-                    .boxed()
-                    .shared();
+                    let (lookup, task) = self.start_lookup(Arc::clone(&key), kind);
                     in_flight.insert(key, lookup.clone());
-                    lookup
+                    (lookup, task)
                 }
             }
         };
+        // Spawned with the lock released: a runtime that is shutting down
+        // drops the task at once, and its guard takes the lock to clean up.
+        if let Some((runtime, run)) = task {
+            drop(runtime.spawn(run));
+        }
         lookup.await
     }
 
-    /// One more lookup of a token not seen before, or 503 with `Retry-After`
-    /// when this second's cap is reached.
-    fn take_lookup_slot(&self) -> Result<(), AuthRejection> {
-        let mut window = lock(&self.window);
-        let elapsed = window.0.elapsed();
-        if elapsed >= Duration::from_secs(1) {
-            *window = (Instant::now(), 0);
+    /// The lookup of `token`, shared by every request that waits on it, and
+    /// the task to spawn for it (none without a tokio runtime: then it runs
+    /// in whoever awaits it).
+    fn start_lookup(
+        self: &Arc<Self>,
+        token: Arc<str>,
+        kind: TokenKind,
+    ) -> (
+        SharedLookup,
+        Option<(tokio::runtime::Handle, BoxFuture<'static, ()>)>,
+    ) {
+        let guard = LookupGuard {
+            verifier: Arc::clone(self),
+            token: Arc::clone(&token),
+        };
+        let this = Arc::clone(self);
+        let run = async move {
+            let _guard = guard;
+            this.look_up(&token, kind).await
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let (done, outcome) = tokio::sync::oneshot::channel();
+                let lookup: SharedLookup = async move {
+                    outcome.await.unwrap_or_else(|_| {
+                        Err(AuthRejection::with_detail(
+                            Reason::BackendApiUnavailable,
+                            "the Backend API lookup was cancelled",
+                        ))
+                    })
+                }
+                .boxed()
+                .shared();
+                let task = async move {
+                    let _ = done.send(run.await);
+                }
+                .boxed();
+                (lookup, Some((runtime, task)))
+            }
+            Err(_) => (run.boxed().shared(), None),
         }
-        if window.1 >= self.settings.lookups_per_second {
-            let left = Duration::from_secs(1).saturating_sub(window.0.elapsed());
-            return Err(AuthRejection::with_detail(
-                Reason::BackendApiUnavailable,
-                "the per-second cap on Backend API lookups of new tokens is reached",
-            )
-            .retry_after(left.max(Duration::from_millis(1))));
-        }
-        window.1 += 1;
-        Ok(())
     }
 
-    /// Remembers a refusal of `token` for the "not found" time.
+    /// One more lookup from the budget it belongs to (re-checks of a token
+    /// known good have their own), or 503 with `Retry-After` when this
+    /// second's share is spent.
+    fn take_budget(&self, known_good: bool) -> Result<(), AuthRejection> {
+        let budget = if known_good {
+            &self.rechecks
+        } else {
+            &self.new_tokens
+        };
+        budget.take().map_err(|left| {
+            if let Some(suppressed) = self.refusal_log.allow() {
+                tracing::warn!(
+                    known_good,
+                    cap = self.settings.lookups_per_second,
+                    suppressed,
+                    "Backend API lookups of opaque tokens past the per-second cap: answering 503"
+                );
+            }
+            AuthRejection::with_detail(
+                Reason::BackendApiUnavailable,
+                "the per-second cap on Backend API lookups is reached",
+            )
+            .retry_after(left)
+        })
+    }
+
+    /// Remembers a refusal of `token` for the "not found" time, and forgets
+    /// it as a good token.
     fn remember_refusal(&self, token: &Arc<str>, refused: &AuthRejection) {
+        if let Some(valid) = &self.valid {
+            valid.remove(&**token);
+        }
         if let Some(not_found) = &self.not_found {
             not_found.insert(
                 Arc::clone(token),
@@ -295,11 +391,19 @@ impl OpaqueVerifier {
         });
         if let Some(valid) = &self.valid {
             // Never past the token's own expiry.
-            let mut keep = self.settings.cache_ttl;
-            if let Some(exp) = expires_at {
-                keep = keep.min(Duration::from_secs_f64((exp as f64 - now).max(0.0)));
-            }
-            valid.insert(Arc::clone(token), (machine.clone(), Instant::now() + keep));
+            let until_expiry = |limit: Duration| match expires_at {
+                Some(exp) => limit.min(Duration::from_secs_f64((exp as f64 - now).max(0.0))),
+                None => limit,
+            };
+            let at = Instant::now();
+            valid.insert(
+                Arc::clone(token),
+                Valid {
+                    machine: machine.clone(),
+                    fresh_until: at + until_expiry(self.settings.cache_ttl),
+                    known_until: at + until_expiry(KNOWN_GOOD),
+                },
+            );
         }
         Ok(machine)
     }

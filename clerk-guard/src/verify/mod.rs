@@ -15,6 +15,7 @@ mod token_cache;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 
@@ -28,6 +29,7 @@ use crate::config::{ClerkConfig, ConfigError};
 use crate::keys::KeyStore;
 use crate::rejection::{AuthRejection, Reason};
 use crate::token::{classify, header_token, token_from_headers, Accepts, Class, TokenKind};
+use crate::util::Throttle;
 
 /// Verifies Clerk session tokens: key lookup, signature, claims.
 ///
@@ -240,10 +242,14 @@ impl ClerkVerifier {
             Class::Opaque { kind, .. } => match &self.0.opaque {
                 Some(opaque) => opaque.verify(token, kind).await,
                 None => {
-                    tracing::error!(
-                        "an opaque machine token arrived on a route that accepts it, but no \
-                         secret key (CLERK_SECRET_KEY) is configured to verify it"
-                    );
+                    static SAID: Throttle = Throttle::new(Duration::from_secs(10));
+                    if let Some(suppressed) = SAID.allow() {
+                        tracing::error!(
+                            suppressed,
+                            "an opaque machine token arrived on a route that accepts it, but no \
+                             secret key (CLERK_SECRET_KEY) is configured to verify it"
+                        );
+                    }
                     Err(AuthRejection::with_detail(
                         Reason::ConfigurationInvalid,
                         "opaque machine tokens need a secret key",
