@@ -1,7 +1,7 @@
 //! Parsing the attribute's arguments: `optional`, `roles = …`,
 //! `org_role = …`, `permissions = …`, `feature = …`, `plan = …`,
 //! `reverification = "…"` or `reverification(level = "…", after_minutes = N)`,
-//! `accepts = …`, `scopes = …`.
+//! `accepts = …`, `scopes = …`, `sign_in_redirect`.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
@@ -10,6 +10,7 @@ use syn::{bracketed, parenthesized, LitInt, LitStr, Token};
 
 mod kw {
     syn::custom_keyword!(optional);
+    syn::custom_keyword!(sign_in_redirect);
     syn::custom_keyword!(roles);
     syn::custom_keyword!(org_role);
     syn::custom_keyword!(permissions);
@@ -76,6 +77,8 @@ impl Value {
 /// One argument, with the span of its key for error messages.
 pub(crate) enum Arg {
     Optional(Span),
+    /// Pages refused as signed out go to the sign-in page.
+    SignInRedirect(Span),
     Requirement {
         key: Key,
         key_span: Span,
@@ -126,6 +129,10 @@ impl Parse for Arg {
         if lookahead.peek(kw::optional) {
             let kw: kw::optional = input.parse()?;
             return Ok(Arg::Optional(kw.span));
+        }
+        if lookahead.peek(kw::sign_in_redirect) {
+            let kw: kw::sign_in_redirect = input.parse()?;
+            return Ok(Arg::SignInRedirect(kw.span));
         }
         if lookahead.peek(kw::accepts) {
             let key_span = input.parse::<kw::accepts>()?.span;

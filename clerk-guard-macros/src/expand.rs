@@ -45,10 +45,17 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     validate::function(&function, &attribute)?;
     let span = Span::call_site();
     // Session-only routes (the default) name no accept list at all.
-    let accepts = (attribute.accepts != validate::SESSION_BIT).then(|| {
-        let bits = Literal::u8_unsuffixed(attribute.accepts);
-        quote_spanned!(span=> ::clerk_guard::__private::Accepting<#bits>)
-    });
+    let bits = Literal::u8_unsuffixed(attribute.accepts);
+    let accepts = match (
+        attribute.accepts != validate::SESSION_BIT,
+        attribute.sign_in_redirect,
+    ) {
+        (_, true) => Some(quote_spanned!(span=>
+            ::clerk_guard::__private::SignInRedirect<::clerk_guard::__private::Accepting<#bits>>
+        )),
+        (true, false) => Some(quote_spanned!(span=> ::clerk_guard::__private::Accepting<#bits>)),
+        (false, false) => None,
+    };
     // A handler that takes nothing else gets the guard that leaves no verdict
     // in the request for extractors after it (there are none).
     let sole = function.sig.inputs.is_empty();

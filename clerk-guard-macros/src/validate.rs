@@ -29,6 +29,8 @@ pub(crate) struct Attribute {
     pub(crate) mode: Mode,
     /// `clerk_guard::Accepts` bits: session 1, M2M 2, OAuth 4, API key 8.
     pub(crate) accepts: u8,
+    /// Pages refused as signed out go to the sign-in page.
+    pub(crate) sign_in_redirect: bool,
 }
 
 /// `clerk_guard::Accepts`'s bit of each kind of token (a unit test holds
@@ -310,6 +312,7 @@ fn is_permission_key(value: &str) -> bool {
 pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
     let mut errors = None;
     let mut optional = None;
+    let mut sign_in = None;
     let mut accepted: Option<(Span, u8)> = None;
     let mut requirements: Vec<Checked> = Vec::new();
     for arg in args.items {
@@ -329,6 +332,15 @@ pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
                     push(&mut errors, syn::Error::new(span, "duplicate `optional`"));
                 }
                 optional = Some(span);
+            }
+            Arg::SignInRedirect(span) => {
+                if sign_in.is_some() {
+                    push(
+                        &mut errors,
+                        syn::Error::new(span, "duplicate `sign_in_redirect`"),
+                    );
+                }
+                sign_in = Some(span);
             }
             Arg::Reverification { key_span, spec } => {
                 if requirements.iter().any(|c| c.key() == Key::Reverification) {
@@ -448,6 +460,27 @@ pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
             );
         }
     }
+    if let Some(span) = sign_in {
+        if optional.is_some() {
+            push(
+                &mut errors,
+                syn::Error::new(
+                    span,
+                    "`sign_in_redirect` cannot go with `optional`: an optional route lets \
+                     anonymous pages in",
+                ),
+            );
+        } else if bits & SESSION_BIT == 0 {
+            push(
+                &mut errors,
+                syn::Error::new(
+                    span,
+                    "`sign_in_redirect` sends browsers to sign in, and this route accepts \
+                     machine tokens only: add \"session\" to `accepts`, or remove it",
+                ),
+            );
+        }
+    }
     let mode = if optional.is_some() {
         Mode::Optional
     } else {
@@ -458,6 +491,7 @@ pub(crate) fn attribute(args: Args) -> Result<Attribute, syn::Error> {
         None => Ok(Attribute {
             mode,
             accepts: bits,
+            sign_in_redirect: sign_in.is_some(),
         }),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 
 /// The limits of every outbound request.
 #[derive(Debug, Clone, Copy)]
@@ -92,4 +92,84 @@ pub(crate) fn secret_header(secret_key: &str) -> Result<HeaderValue, String> {
         .map_err(|_| "the secret key is not a valid header value".to_owned())?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// Clerk's Backend API: its base URL, the secret key, the limits of every
+/// call. Shared by the machine-token lookups and the page handshake.
+pub(crate) struct BackendApi {
+    client: reqwest::Client,
+    /// Without a trailing slash.
+    base: String,
+    headers: HeaderMap,
+    max_bytes: usize,
+}
+
+impl std::fmt::Debug for BackendApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the headers: they hold the secret key.
+        f.debug_struct("BackendApi")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a Backend API call brought no answer.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// Not reached, no status, or a body past the cap.
+    Unreachable,
+    /// It answered with this status (the body is read into `answer` too).
+    Status(StatusCode, Vec<u8>),
+}
+
+impl BackendApi {
+    pub(crate) fn new(
+        base: &reqwest::Url,
+        secret_key: &str,
+        fetch: &FetchSettings,
+    ) -> Result<Self, String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, secret_header(secret_key)?);
+        Ok(Self {
+            client: client(fetch, base)?,
+            base: base.as_str().trim_end_matches('/').to_owned(),
+            headers,
+            max_bytes: fetch.max_bytes,
+        })
+    }
+
+    /// `method` on `path` (below the base: `/v1/…`, or an unversioned
+    /// machine-token path), with `query` and a JSON `body`: a successful
+    /// answer's body, capped.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, CallError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self
+            .client
+            .request(method, &url)
+            .headers(self.headers.clone())
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            tracing::warn!(%url, error = %e, "Backend API call failed");
+            CallError::Unreachable
+        })?;
+        let status = response.status();
+        let from = response.url().clone();
+        let body = read_capped(response, self.max_bytes, &from)
+            .await
+            .ok_or(CallError::Unreachable)?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(CallError::Status(status, body))
+        }
+    }
 }

@@ -167,8 +167,11 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
-// Layered in request order; each module uses only the ones above it here.
+// The layers, in request order, each using only those before it: util,
+// rejection, http, token, auth, keys, config, require, verify, browser,
+// guard; then openapi and testing.
 mod auth;
+mod browser;
 mod config;
 mod guard;
 mod http;
@@ -196,7 +199,7 @@ pub use guard::{ClerkLayer, ClerkService, Guard, OptionalGuard};
 pub use rejection::{AuthRejection, Reason, RejectionRenderer};
 pub use require::{
     AcceptList, Accepting, Requirement, Reverify, ReverifyLax, ReverifyModerate, ReverifyStrict,
-    ReverifyStrictMfa, SessionTokens, SignedIn,
+    ReverifyStrictMfa, SessionTokens, SignInRedirect, SignedIn,
 };
 pub use token::{Accepts, TokenKind};
 pub use verify::{global, init, ClerkVerifier};
@@ -207,7 +210,7 @@ pub mod __private {
     pub use crate::guard::{Guard, OptionalGuard, SoleGuard};
     pub use crate::require::{
         Accepting, AllFeatures, AllPermissions, AllScopes, AnyPlan, AnyRole, Chunk, End, OrgRole,
-        Reverify, SignedIn, Str, StrList, TypeStr,
+        Reverify, SignInRedirect, SignedIn, Str, StrList, TypeStr,
     };
     pub use crate::ClerkAuth;
 

@@ -101,6 +101,30 @@ pub trait Requirement: 'static {
 pub trait AcceptList: 'static {
     /// The accepted kinds.
     const ACCEPTS: Accepts;
+    /// Whether a browser's page refused as signed out is sent to the
+    /// sign-in page (see [`SignInRedirect`]). Default: no, 401.
+    const SIGN_IN_REDIRECT: bool = false;
+}
+
+/// The kinds `A` accepts, and a browser's page refused as signed out sent
+/// to the sign-in page (`ClerkConfigBuilder::sign_in_url`, else the
+/// Account Portal) with `redirect_url` the page, as Clerk's
+/// `redirectToSignIn()` does; API requests on the same route still get 401.
+/// What `#[clerk_protected(sign_in_redirect)]` writes.
+///
+/// ```
+/// use clerk_guard::{ClerkAuth, Guard, SessionTokens, SignInRedirect, SignedIn};
+///
+/// async fn dashboard(_: Guard<SignedIn, SignInRedirect<SessionTokens>>, auth: ClerkAuth) -> String {
+///     format!("<h1>Hello {}</h1>", auth.user_id())
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct SignInRedirect<A>(PhantomData<A>);
+
+impl<A: AcceptList> AcceptList for SignInRedirect<A> {
+    const ACCEPTS: Accepts = A::ACCEPTS;
+    const SIGN_IN_REDIRECT: bool = true;
 }
 
 /// The kinds of [`Accepts::from_bits`]`(BITS)` as a type: session 1, M2M 2,

@@ -258,7 +258,7 @@ async fn generics_where_clauses_debug_handler_and_no_params() {
     );
     let reply = fetch_with(
         &format!("{base}/none"),
-        &[("cookie", &format!("__session={admin}"))],
+        &[("cookie", &format!("__session={admin}; __client_uat=1"))],
     )
     .await;
     assert_eq!(reply.text, "nothing declared");

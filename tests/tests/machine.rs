@@ -202,7 +202,7 @@ async fn a_route_accepting_every_kind_admits_each_and_reads_sessions_from_the_co
         assert_eq!(reply.body["kind"], *kind);
     }
     // A session in the cookie is read when no header is sent.
-    let cookie = format!("__session={session}");
+    let cookie = format!("__session={session}; __client_uat=1");
     let reply = app.get_with("/any", &[("cookie", &cookie)]).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body["sub"], "user_5");
@@ -210,7 +210,7 @@ async fn a_route_accepting_every_kind_admits_each_and_reads_sessions_from_the_co
     let machine = app.issuer.opaque(TokenKind::M2m).mint();
     let machine_jwt = app.issuer.m2m_token().sign();
     for token in [&machine, &machine_jwt] {
-        let cookie = format!("__session={token}");
+        let cookie = format!("__session={token}; __client_uat=1");
         assert_status(
             &app.get_with("/any", &[("cookie", &cookie)]).await,
             401,

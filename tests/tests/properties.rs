@@ -363,7 +363,7 @@ proptest! {
             }
         }
         if with_valid_cookie {
-            let cookie = format!("__session={}", world.valid[0]);
+            let cookie = format!("__session={}; __client_uat=1", world.valid[0]);
             headers.append("cookie", HeaderValue::from_str(&cookie).unwrap());
         }
         let outcome = world.runtime.block_on(world.uncached.authenticate(&headers));
@@ -638,6 +638,17 @@ fn claims_object() -> impl Strategy<Value = Vec<(String, Value)>> {
     prop::collection::vec((name.prop_map(str::to_owned), claim_value()), 0..12)
 }
 
+/// Whether every number in `value` is far inside `f64`'s range (the
+/// one-pass reader leaves larger ones to the claim map's reader).
+fn modest_numbers(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.as_f64().is_some_and(|f| f.abs() < 1e290),
+        Value::Array(items) => items.iter().all(modest_numbers),
+        Value::Object(map) => map.values().all(modest_numbers),
+        _ => true,
+    }
+}
+
 /// Writes members in order, repeats included (a map would merge them),
 /// compact or with whitespace.
 fn write_object(members: &[(String, Value)], spaced: bool) -> String {
@@ -675,7 +686,7 @@ proptest! {
                 s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
             }),
             "exp" | "nbf" | "iat" | "v" => v.as_u64().is_some_and(|n| n < 1_000_000_000_000_000),
-            _ => !v.to_string().contains('\\'),
+            _ => !v.to_string().contains('\\') && modest_numbers(v),
         });
         let mut names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
         names.sort_unstable();

@@ -440,7 +440,7 @@ async fn scheme_is_case_insensitive_and_header_wins_over_cookie() {
             .await;
         assert_eq!(reply.body["sub"], "user_alice", "{scheme}");
     }
-    let cookie = format!("theme=dark; __session={bob}");
+    let cookie = format!("theme=dark; __session={bob}; __client_uat=1");
     let reply = app.get_with("/me", &[("cookie", &cookie)]).await;
     assert_eq!(reply.body["sub"], "user_bob");
     let reply = app

@@ -157,7 +157,7 @@ async fn a_clerk_auth_other_code_put_in_the_request_is_not_its_verdict() {
     );
     // The same from the `__session` cookie, and a bearer of another scheme
     // is not taken for the cookie's token.
-    let cookie = format!("__session={token}");
+    let cookie = format!("__session={token}; __client_uat=1");
     for headers in [
         vec![("cookie", cookie.as_str())],
         vec![
@@ -667,7 +667,7 @@ async fn v2_lists_keep_their_positions_and_org_roles_are_normalised_once() {
 async fn an_authorization_header_that_is_not_ours_falls_back_to_the_cookie() {
     let app = TestApp::start().await;
     let token = app.issuer.token().subject("user_cookie").sign();
-    let cookie = format!("__session={token}");
+    let cookie = format!("__session={token}; __client_uat=1");
     let not_ascii = axum::http::HeaderValue::from_bytes(b"Bearer caf\xe9").unwrap();
     let reply = reqwest::Client::new()
         .get(format!("{}/me", app.base))

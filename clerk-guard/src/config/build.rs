@@ -6,15 +6,35 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue};
 
 use super::builder::SourceSetting;
-use super::url::{frontend_api_host, parse_url};
+use super::url::{cookie_suffix, frontend_api_host, parse_url, sign_in_url};
 use super::{
-    BackendApiSettings, ClaimRules, ClerkConfig, ClerkConfigBuilder, ConfigError, JwksPolicy,
-    KeySource, DEFAULT_API_URL,
+    BackendApiSettings, ClaimRules, ClerkConfig, ClerkConfigBuilder, ConfigError, FrontendApi,
+    JwksPolicy, KeySource, PageSettings, DEFAULT_API_URL,
 };
 use crate::http::FetchSettings;
 use crate::keys::VerificationKey;
 
 impl ClerkConfigBuilder {
+    /// The Frontend API a publishable key names, reached at the proxy URL
+    /// when one is set.
+    fn frontend_api(&self, key: &str) -> Result<FrontendApi, ConfigError> {
+        let host = frontend_api_host(key)?;
+        let url = match &self.proxy_url {
+            Some(proxy) => parse_url("CLERK_PROXY_URL", proxy.trim_end_matches('/'))?
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            None => format!("https://{host}"),
+        };
+        Ok(FrontendApi {
+            publishable_key: key.to_owned(),
+            development: key.starts_with("pk_test_"),
+            cookie_suffix: cookie_suffix(key),
+            host,
+            url,
+        })
+    }
+
     /// Validates every setting and returns the configuration.
     ///
     /// ```
@@ -39,7 +59,24 @@ impl ClerkConfigBuilder {
                 ))
             }
         };
+        let frontend = match &self.publishable_key {
+            Some(key) => Some(self.frontend_api(key)?),
+            None => None,
+        };
         let key_source = match self.source.clone() {
+            None if frontend.is_some() => {
+                let host = frontend
+                    .as_ref()
+                    .map(|f| f.host.as_str())
+                    .unwrap_or_default();
+                issuer.get_or_insert_with(|| format!("https://{host}"));
+                KeySource::Jwks {
+                    url: parse_url(
+                        "CLERK_PUBLISHABLE_KEY",
+                        &format!("https://{host}/.well-known/jwks.json"),
+                    )?,
+                }
+            }
             None => match &backend_api {
                 None => return Err(ConfigError::MissingKeySource),
                 Some((base, secret_key)) => KeySource::BackendApi {
@@ -53,16 +90,7 @@ impl ClerkConfigBuilder {
             Some(SourceSetting::JwksUrl(url)) => KeySource::Jwks {
                 url: parse_url("CLERK_JWKS_URL", &url)?,
             },
-            Some(SourceSetting::PublishableKey(pk)) => {
-                let host = frontend_api_host(&pk)?;
-                issuer.get_or_insert_with(|| format!("https://{host}"));
-                KeySource::Jwks {
-                    url: parse_url(
-                        "CLERK_PUBLISHABLE_KEY",
-                        &format!("https://{host}/.well-known/jwks.json"),
-                    )?,
-                }
-            }
+
             Some(SourceSetting::Pem(pem)) => KeySource::Pem(Arc::new(
                 VerificationKey::from_pem(&pem)
                     .map_err(|problem| ConfigError::invalid("CLERK_JWT_KEY", problem))?,
@@ -153,6 +181,13 @@ impl ClerkConfigBuilder {
             fetch,
             token_cache_bytes: self.token_cache_bytes,
             rejection: self.rejection,
+            pages: PageSettings {
+                sign_in_url: match &self.sign_in_url {
+                    Some(url) => Some(sign_in_url(url)?),
+                    None => frontend.as_ref().map(FrontendApi::account_portal_sign_in),
+                },
+                frontend,
+            },
             backend_api: backend_api.map(|(base, secret_key)| BackendApiSettings {
                 base,
                 secret_key,

@@ -28,6 +28,9 @@ use crate::rejection::{AuthRejection, RejectionRenderer};
 #[must_use]
 pub struct ClerkConfigBuilder {
     pub(super) source: Option<SourceSetting>,
+    pub(super) publishable_key: Option<String>,
+    pub(super) proxy_url: Option<String>,
+    pub(super) sign_in_url: Option<String>,
     pub(super) api_url: Option<String>,
     pub(super) issuer: Option<String>,
     pub(super) audience: Vec<String>,
@@ -51,7 +54,6 @@ pub struct ClerkConfigBuilder {
 #[derive(Clone)]
 pub(super) enum SourceSetting {
     JwksUrl(String),
-    PublishableKey(String),
     Pem(String),
 }
 
@@ -59,6 +61,9 @@ impl Default for ClerkConfigBuilder {
     fn default() -> Self {
         Self {
             source: None,
+            publishable_key: None,
+            proxy_url: None,
+            sign_in_url: None,
             api_url: None,
             issuer: None,
             audience: Vec::new(),
@@ -94,7 +99,8 @@ impl fmt::Debug for ClerkConfigBuilder {
 
 impl ClerkConfigBuilder {
     /// Keys from a JWKS endpoint, e.g. `https://<frontend-api>/.well-known/jwks.json`
-    /// (`CLERK_JWKS_URL`). Replaces any other key source.
+    /// (`CLERK_JWKS_URL`). The key source before a publishable key (which
+    /// then names the Frontend API and cookies only); replaces a PEM key.
     ///
     /// ```
     /// let b = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json");
@@ -105,10 +111,14 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// Keys and issuer derived from a publishable key
-    /// (`CLERK_PUBLISHABLE_KEY`): `pk_test_`/`pk_live_` + base64(host + `$`)
-    /// gives JWKS `https://<host>/.well-known/jwks.json` and issuer
-    /// `https://<host>` (unless [`issuer`](Self::issuer) is set).
+    /// The instance's publishable key (`CLERK_PUBLISHABLE_KEY`):
+    /// `pk_test_`/`pk_live_` + base64(Frontend API host + `$`). It names the
+    /// Frontend API (for the handshake of page requests and the default
+    /// sign-in page), the instance's kind (`pk_test_`: development) and the
+    /// suffix of its cookies (`__session_<suffix>`). When no JWKS URL or PEM
+    /// key is set, it is also the key source: JWKS
+    /// `https://<host>/.well-known/jwks.json` and issuer `https://<host>`
+    /// (unless [`issuer`](Self::issuer) is set).
     ///
     /// ```
     /// // "clerk.example.com$" in base64
@@ -119,7 +129,40 @@ impl ClerkConfigBuilder {
     /// # Ok::<(), clerk_guard::ConfigError>(())
     /// ```
     pub fn publishable_key(mut self, key: impl Into<String>) -> Self {
-        self.source = Some(SourceSetting::PublishableKey(key.into()));
+        self.publishable_key = Some(key.into());
+        self
+    }
+
+    /// Where the Frontend API is reached, when not at the host the
+    /// publishable key names (Clerk's `proxyUrl`, `CLERK_PROXY_URL`): the
+    /// handshake redirects browsers there. Default: `https://<frontend api>`.
+    ///
+    /// ```
+    /// let config = clerk_guard::ClerkConfig::builder()
+    ///     .publishable_key("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")
+    ///     .proxy_url("https://app.example.com/__clerk")
+    ///     .build()?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn proxy_url(mut self, url: impl Into<String>) -> Self {
+        self.proxy_url = Some(url.into());
+        self
+    }
+
+    /// Where routes with `sign_in_redirect` send a browser that is not
+    /// signed in (`CLERK_SIGN_IN_URL`): an absolute URL, or a path on the
+    /// app's own origin (`/sign-in`). Default: the Account Portal's sign-in
+    /// page of the instance the publishable key names.
+    ///
+    /// ```
+    /// let config = clerk_guard::ClerkConfig::builder()
+    ///     .publishable_key("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")
+    ///     .sign_in_url("/sign-in")
+    ///     .build()?;
+    /// # Ok::<(), clerk_guard::ConfigError>(())
+    /// ```
+    pub fn sign_in_url(mut self, url: impl Into<String>) -> Self {
+        self.sign_in_url = Some(url.into());
         self
     }
 

@@ -53,8 +53,17 @@ impl ClerkConfig {
             builder = builder.pem_public_key(pem);
         } else if let Some(url) = var("CLERK_JWKS_URL") {
             builder = builder.jwks_url(url);
-        } else if let Some(pk) = var("CLERK_PUBLISHABLE_KEY") {
+        }
+        // Beside any key source: it names the Frontend API and the cookies
+        // (and is the key source when none other is set).
+        if let Some(pk) = var("CLERK_PUBLISHABLE_KEY") {
             builder = builder.publishable_key(pk);
+        }
+        if let Some(proxy) = var("CLERK_PROXY_URL") {
+            builder = builder.proxy_url(proxy);
+        }
+        if let Some(sign_in) = var("CLERK_SIGN_IN_URL") {
+            builder = builder.sign_in_url(sign_in);
         }
         // Also the Backend API's key when another key source is set: opaque
         // machine tokens are verified there.

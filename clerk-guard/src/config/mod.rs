@@ -13,6 +13,8 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 
 pub use builder::ClerkConfigBuilder;
+#[cfg(feature = "testing")]
+pub(crate) use url::cookie_suffix;
 
 use crate::http::{self, FetchSettings};
 use crate::keys::{JwksCache, JwksSettings, KeyStore, VerificationKey};
@@ -149,6 +151,53 @@ pub(crate) struct BackendApiSettings {
     pub(crate) machine: MachineSettings,
 }
 
+/// The instance's Frontend API, as its publishable key names it.
+#[derive(Debug, Clone)]
+pub(crate) struct FrontendApi {
+    pub(crate) publishable_key: String,
+    /// The host the key encodes (`clerk.example.com`): the issuer's host.
+    pub(crate) host: String,
+    /// Where browsers reach it: `https://<host>`, or the proxy URL (no
+    /// trailing slash).
+    pub(crate) url: String,
+    /// A `pk_test_` key: a development instance (dev-browser token, URL
+    /// handshake).
+    pub(crate) development: bool,
+    /// What Clerk appends to its cookie names for this instance.
+    pub(crate) cookie_suffix: String,
+}
+
+impl FrontendApi {
+    /// The Account Portal's sign-in page (`buildAccountsBaseUrl`: `clerk.`
+    /// or `clerk.accounts.` becomes `accounts.`).
+    fn account_portal_sign_in(&self) -> String {
+        let host = &self.host;
+        let accounts = if let Some(rest) = host.strip_prefix("clerk.accounts.") {
+            format!("accounts.{rest}")
+        } else if let Some(at) = host.find("clerk.accounts.") {
+            format!(
+                "{}accounts.{}",
+                &host[..at],
+                &host[at + "clerk.accounts.".len()..]
+            )
+        } else if let Some(at) = host.find("clerk.") {
+            format!("{}accounts.{}", &host[..at], &host[at + "clerk.".len()..])
+        } else {
+            host.clone()
+        };
+        format!("https://{accounts}/sign-in")
+    }
+}
+
+/// What page requests (a browser's navigations) get: the handshake through
+/// the Frontend API, and where `sign_in_redirect` routes send them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PageSettings {
+    pub(crate) frontend: Option<FrontendApi>,
+    /// Absolute, or a path on the app's origin.
+    pub(crate) sign_in_url: Option<String>,
+}
+
 /// A complete, validated verifier configuration. Build it with
 /// [`ClerkConfig::builder`] or read it with [`ClerkConfig::from_env`].
 ///
@@ -175,6 +224,7 @@ pub struct ClerkConfig {
     token_cache_bytes: usize,
     rejection: Option<RejectionRenderer>,
     backend_api: Option<BackendApiSettings>,
+    pages: PageSettings,
 }
 
 impl fmt::Debug for ClerkConfig {
@@ -279,6 +329,24 @@ impl ClerkConfig {
     /// ```
     pub fn verifies_opaque_tokens(&self) -> bool {
         self.backend_api.is_some()
+    }
+
+    /// The publishable key, if one is configured.
+    ///
+    /// ```
+    /// # let config = clerk_guard::ClerkConfig::builder().jwks_url("https://clerk.example.com/.well-known/jwks.json").build().unwrap();
+    /// assert_eq!(config.publishable_key(), None);
+    /// ```
+    pub fn publishable_key(&self) -> Option<&str> {
+        self.pages
+            .frontend
+            .as_ref()
+            .map(|f| f.publishable_key.as_str())
+    }
+
+    /// What page requests get: the handshake and the sign-in page.
+    pub(crate) fn pages(&self) -> &PageSettings {
+        &self.pages
     }
 
     /// The rules tokens are held to.

@@ -69,3 +69,26 @@ pub(super) fn frontend_api_host(key: &str) -> Result<String, ConfigError> {
     }
     Ok(host.to_owned())
 }
+
+/// The suffix Clerk appends to an instance's cookie names
+/// (`__session_<suffix>`): the first 8 characters of the URL-safe base64 of
+/// the SHA-1 of the publishable key (`getCookieSuffix` in `@clerk/shared`).
+pub(crate) fn cookie_suffix(publishable_key: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        publishable_key.as_bytes(),
+    );
+    let mut encoded = base64::engine::general_purpose::URL_SAFE.encode(digest.as_ref());
+    encoded.truncate(8);
+    encoded
+}
+
+/// A sign-in URL: absolute (https, or http on loopback), or a path on the
+/// app's own origin.
+pub(super) fn sign_in_url(url: &str) -> Result<String, ConfigError> {
+    const SETTING: &str = "CLERK_SIGN_IN_URL";
+    if url.starts_with('/') && !url.starts_with("//") {
+        return Ok(url.to_owned());
+    }
+    parse_url(SETTING, url).map(|parsed| parsed.to_string())
+}

@@ -5,7 +5,8 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 
 use super::outcome::{
-    outcome_with, session_answer, verifier_for, AuthOutcome, AuthOutcomes, Place, RouteAccepts,
+    answer, outcome_with, session_answer, verifier_for, AuthOutcome, AuthOutcomes, Place,
+    RouteAccepts,
 };
 use crate::auth::{ClerkAuth, Principal};
 use crate::rejection::{AuthRejection, Reason};
@@ -53,7 +54,7 @@ async fn judge<T>(
     } else {
         outcome_with(parts, &verifier, Accepts::SESSION, Place::Among).await
     };
-    verifier.render(outcome.and_then(pick))
+    answer(&verifier, parts, outcome.and_then(pick), false)
 }
 
 /// Who called: the principal the route's guard (or a layer) admitted, by the
@@ -96,7 +97,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         judge(parts, true, |outcome| match outcome {
             AuthOutcome::SignedIn(principal) => Ok(Some(principal)),
-            AuthOutcome::SignedOut(_) => Ok(None),
+            AuthOutcome::SignedOut(refused) => anonymous(refused),
         })
         .await
     }
@@ -144,8 +145,19 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for ClerkAuth {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         judge(parts, false, |outcome| match outcome {
             AuthOutcome::SignedIn(Principal::Session(auth)) => Ok(Some(auth)),
-            AuthOutcome::SignedIn(_) | AuthOutcome::SignedOut(_) => Ok(None),
+            AuthOutcome::SignedIn(_) => Ok(None),
+            AuthOutcome::SignedOut(refused) => anonymous(refused),
         })
         .await
+    }
+}
+
+/// An optional extractor's answer to a signed-out request: `None`, unless a
+/// page goes through Clerk's handshake first.
+fn anonymous<T>(refused: AuthRejection) -> Result<Option<T>, AuthRejection> {
+    if refused.redirect_location().is_some() {
+        Err(refused)
+    } else {
+        Ok(None)
     }
 }

@@ -7,7 +7,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::outcome::{
-    outcome_ready, outcome_waiting, outcome_with, verifier_for, AuthOutcome, Place, RouteAccepts,
+    answer, outcome_ready, outcome_waiting, outcome_with, verifier_for, AuthOutcome, Place,
+    RouteAccepts,
 };
 use crate::auth::Principal;
 use crate::rejection::{AuthRejection, Reason};
@@ -104,7 +105,8 @@ fn admit_ready<R: Requirement, A: AcceptList>(
         Err(unavailable) => return Some(Err(unavailable)),
     };
     let outcome = outcome_ready(parts, &verifier, A::ACCEPTS, place)?;
-    Some(verifier.render(outcome.and_then(verdict::<R, A>)))
+    let verdict = outcome.and_then(verdict::<R, A>);
+    Some(answer(&verifier, parts, verdict, A::SIGN_IN_REDIRECT))
 }
 
 /// [`admit`] when the verification waits.
@@ -114,7 +116,8 @@ async fn admit_waiting<R: Requirement, A: AcceptList>(
 ) -> Result<(), AuthRejection> {
     let verifier = verifier_for(parts)?;
     let outcome = outcome_waiting(parts, &verifier, A::ACCEPTS, place).await;
-    verifier.render(outcome.and_then(verdict::<R, A>))
+    let verdict = outcome.and_then(verdict::<R, A>);
+    answer(&verifier, parts, verdict, A::SIGN_IN_REDIRECT)
 }
 
 /// Whether `outcome` is a principal of a kind `A` accepts that meets `R`.
@@ -172,7 +175,14 @@ impl<S: Send + Sync, A: AcceptList> FromRequestParts<S> for OptionalGuard<A> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let verifier = verifier_for(parts)?;
         let outcome = outcome_with(parts, &verifier, A::ACCEPTS, Place::Among).await;
-        verifier.render(outcome)?;
+        // Anonymous is fine here, but a page goes through Clerk's handshake.
+        let outcome = outcome.and_then(|outcome| match outcome {
+            AuthOutcome::SignedOut(refused) if refused.redirect_location().is_some() => {
+                Err(refused)
+            }
+            outcome => Ok(outcome),
+        });
+        answer(&verifier, parts, outcome, false)?;
         parts
             .extensions
             .insert(RouteAccepts(verifier.id(), A::ACCEPTS));

@@ -10,8 +10,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::outcome::{
-    note_layer_in_use, outcome_with, verifier_for, AuthOutcome, LayerUsedGlobal, Place,
+    answer, note_layer_in_use, outcome_ready, outcome_settled, verifier_for, AuthOutcome,
+    LayerUsedGlobal, Place,
 };
+use crate::rejection::AuthRejection;
 use crate::token::Accepts;
 use crate::verify::ClerkVerifier;
 
@@ -49,6 +51,7 @@ pub struct ClerkLayer {
     verifier: Option<ClerkVerifier>,
     optional: bool,
     accepts: Accepts,
+    sign_in_redirect: bool,
 }
 
 impl ClerkLayer {
@@ -62,6 +65,7 @@ impl ClerkLayer {
             verifier: None,
             optional: false,
             accepts: Accepts::SESSION,
+            sign_in_redirect: false,
         }
     }
 
@@ -76,6 +80,7 @@ impl ClerkLayer {
             verifier: None,
             optional: true,
             accepts: Accepts::SESSION,
+            sign_in_redirect: false,
         }
     }
 
@@ -108,6 +113,19 @@ impl ClerkLayer {
     /// ```
     pub fn accepts(mut self, accepts: Accepts) -> Self {
         self.accepts = accepts;
+        self
+    }
+
+    /// A browser's page refused as signed out is sent to the sign-in page
+    /// (`ClerkConfigBuilder::sign_in_url`, else the Account Portal) with
+    /// `redirect_url` the page, as Clerk's `auth.protect()` does; API
+    /// requests still get 401.
+    ///
+    /// ```
+    /// let layer = clerk_guard::ClerkLayer::required().sign_in_redirect();
+    /// ```
+    pub fn sign_in_redirect(mut self) -> Self {
+        self.sign_in_redirect = true;
         self
     }
 }
@@ -178,15 +196,56 @@ where
                     }
                 },
             };
-            let outcome = outcome_with(&mut parts, &verifier, layer.accepts, Place::Among).await;
-            let admitted = outcome.and_then(|outcome| match outcome {
-                AuthOutcome::SignedOut(rejection) if !layer.optional => Err(rejection),
-                _ => Ok(()),
+            let settled = match outcome_ready(&mut parts, &verifier, layer.accepts, Place::Among) {
+                Some(ready) => ready.map(|outcome| (outcome, None)),
+                None => {
+                    Box::pin(outcome_settled(
+                        &mut parts,
+                        &verifier,
+                        layer.accepts,
+                        Place::Among,
+                    ))
+                    .await
+                }
+            };
+            // Cookies the answer sets, whatever it is (Clerk's directives).
+            let mut cookies = Vec::new();
+            let admitted = settled.and_then(|(outcome, effects)| match outcome {
+                // A handshake, optional or not: the page goes through it.
+                AuthOutcome::SignedOut(rejection)
+                    if !layer.optional || rejection.redirect_location().is_some() =>
+                {
+                    Err(rejection)
+                }
+                AuthOutcome::SignedOut(rejection) => {
+                    cookies = rejection.page_cookies().to_vec();
+                    Ok(None)
+                }
+                AuthOutcome::SignedIn(_) => Ok(effects),
             });
-            if let Err(refused) = verifier.render(admitted) {
-                return Ok(refused.into_response());
+            let effects = match answer(&verifier, &parts, admitted, layer.sign_in_redirect) {
+                Ok(effects) => effects,
+                Err(refused) => return Ok(refused.into_response()),
+            };
+            if let Some(effects) = effects {
+                // In development Clerk sends the browser to the clean URL.
+                if effects.location.is_some() {
+                    let to_page = AuthRejection::with_detail(
+                        crate::rejection::Reason::TokenExpired,
+                        "the session was settled anew: the page again, with its cookies",
+                    )
+                    .for_page(effects);
+                    return Ok(to_page.into_response());
+                }
+                cookies.extend(effects.cookies);
             }
-            inner.call(Request::from_parts(parts, body)).await
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            for cookie in cookies {
+                response
+                    .headers_mut()
+                    .append(axum::http::header::SET_COOKIE, cookie);
+            }
+            Ok(response)
         })
     }
 }

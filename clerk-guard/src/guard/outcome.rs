@@ -6,9 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::request::Parts;
 
+use axum::http::HeaderValue;
+
 use crate::auth::{ClerkAuth, Principal, VerifierId};
-use crate::rejection::{AuthRejection, Reason};
-use crate::token::{is_request_token, Accepts, TokenKind};
+use crate::browser::{self, PageOutcome, PageRequest};
+use crate::rejection::{AuthRejection, PageAnswer, Reason};
+use crate::token::{header_token, is_request_token, Accepts, TokenKind};
 use crate::verify::{global, own_verifiers_exist, ClerkVerifier};
 
 /// Set once a `ClerkLayer` wraps a service: from then on a handler's only
@@ -233,6 +236,11 @@ pub(super) fn outcome_ready(
     let (outcome, fresh) = match recorded {
         Some(outcome) => (outcome, false),
         None if accepts == Accepts::SESSION => {
+            // A browser's cookies, for an instance that serves pages: the
+            // handshake's rules, which may wait on the Backend API.
+            if verifier.serves_pages() && header_token(&parts.headers).is_none() {
+                return None;
+            }
             let result = verifier.session_ready(&parts.headers)?;
             match judged(result.map(Principal::Session)) {
                 Ok(outcome) => (outcome, true),
@@ -248,18 +256,73 @@ pub(super) fn outcome_ready(
 }
 
 /// [`outcome_with`] for a verification that waits: no outcome is recorded
-/// for `verifier` and `accepts` (see [`outcome_ready`]).
+/// for `verifier` and `accepts` (see [`outcome_ready`]). A page whose
+/// session was settled with new cookies (a resolved handshake, a refresh)
+/// is sent to itself again with them: an extractor cannot set cookies on
+/// the handler's response (a [`ClerkLayer`](crate::ClerkLayer) does).
 pub(super) async fn outcome_waiting(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
     accepts: Accepts,
     place: Place,
 ) -> Result<AuthOutcome, AuthRejection> {
-    let outcome = judged(verifier.request_principal(&parts.headers, accepts).await)?;
-    if place == Place::Alone {
-        return Ok(outcome);
+    let (outcome, effects) = outcome_settled(parts, verifier, accepts, place).await?;
+    match effects {
+        None => Ok(outcome),
+        Some(answer) => Err(again_with_cookies(&PageRequest::of(parts), answer)),
     }
-    Ok(keep(parts, verifier.id(), accepts, outcome, true))
+}
+
+/// [`outcome_waiting`], and the cookies a settled page session must set
+/// (with, in development, where to send the browser).
+pub(super) async fn outcome_settled(
+    parts: &mut Parts,
+    verifier: &ClerkVerifier,
+    accepts: Accepts,
+    place: Place,
+) -> Result<(AuthOutcome, Option<PageAnswer>), AuthRejection> {
+    let pages =
+        verifier.config().pages().frontend.as_ref().filter(|_| {
+            accepts.contains(TokenKind::Session) && header_token(&parts.headers).is_none()
+        });
+    let (result, effects) = match pages {
+        Some(frontend) => {
+            let request = PageRequest::of(parts);
+            match browser::authenticate(verifier, frontend, &request).await {
+                Ok(PageOutcome::SignedIn(auth, answer)) => {
+                    let settled = !answer.cookies.is_empty() || answer.location.is_some();
+                    (Ok(Principal::Session(auth)), settled.then_some(answer))
+                }
+                Ok(PageOutcome::SignedOut(refused)) | Err(refused) => (Err(refused), None),
+            }
+        }
+        None => (
+            verifier.request_principal(&parts.headers, accepts).await,
+            None,
+        ),
+    };
+    let outcome = judged(result)?;
+    if place == Place::Alone {
+        return Ok((outcome, effects));
+    }
+    Ok((keep(parts, verifier.id(), accepts, outcome, true), effects))
+}
+
+/// The page again (without the handshake's parameters), with the cookies
+/// that settled its session.
+fn again_with_cookies(request: &PageRequest<'_>, mut answer: PageAnswer) -> AuthRejection {
+    if answer.location.is_none() {
+        answer.location = request.url().and_then(|url| {
+            let clean = browser::without_handshake_params(&url);
+            HeaderValue::try_from(clean.as_str()).ok()
+        });
+    }
+    answer.page_request = request.is_page();
+    AuthRejection::with_detail(
+        Reason::TokenExpired,
+        "the session was settled anew: the page again, with its cookies",
+    )
+    .for_page(answer)
 }
 
 /// Puts `outcome` where later extractors find it (`fresh`: not taken from
@@ -318,4 +381,25 @@ fn judged(result: Result<Principal, AuthRejection>) -> Result<AuthOutcome, AuthR
             Ok(AuthOutcome::SignedOut(rejection))
         }
     }
+}
+
+/// `result`'s refusal as it leaves the edge: rendered as `verifier` says,
+/// marked as a page's when it is one, and, for a route that sends browsers
+/// to sign in (`sign_in`), a page signed out sent to the sign-in page.
+pub(super) fn answer<T>(
+    verifier: &ClerkVerifier,
+    parts: &Parts,
+    result: Result<T, AuthRejection>,
+    sign_in: bool,
+) -> Result<T, AuthRejection> {
+    verifier.render(result).map_err(|mut refused| {
+        let request = PageRequest::of(parts);
+        if request.is_page() {
+            refused.page_mut().page_request = true;
+            if sign_in {
+                refused = browser::sign_in_redirect(refused, &request, verifier.config().pages());
+            }
+        }
+        refused
+    })
 }

@@ -13,10 +13,11 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::backend_api::{self, BackendApiMode, BackendState, OpaqueTokenBuilder};
+use super::frontend_api::{self, FrontendState};
 use super::key::TestKey;
 use super::token::TokenBuilder;
 use super::TEST_SECRET_KEY;
-use crate::config::{ClerkConfig, ClerkConfigBuilder};
+use crate::config::{cookie_suffix, ClerkConfig, ClerkConfigBuilder};
 use crate::token::TokenKind;
 use crate::util::lock;
 
@@ -45,7 +46,7 @@ pub enum JwksMode {
 struct IssuerState {
     keys: Mutex<Vec<Arc<TestKey>>>,
     raw_jwks: Mutex<Vec<Value>>,
-    signing: Mutex<Arc<TestKey>>,
+    signing: Arc<Mutex<Arc<TestKey>>>,
     mode: Mutex<JwksMode>,
     delay: Mutex<Duration>,
     fetches: AtomicUsize,
@@ -73,6 +74,7 @@ impl IssuerState {
 pub struct TestIssuer {
     state: Arc<IssuerState>,
     backend: Arc<BackendState>,
+    frontend: Arc<FrontendState>,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
 }
@@ -116,7 +118,7 @@ impl TestIssuer {
         let state = Arc::new(IssuerState {
             keys: Mutex::new(vec![Arc::clone(&key)]),
             raw_jwks: Mutex::new(Vec::new()),
-            signing: Mutex::new(key),
+            signing: Arc::new(Mutex::new(key)),
             mode: Mutex::new(JwksMode::Serve),
             delay: Mutex::new(Duration::ZERO),
             fetches: AtomicUsize::new(0),
@@ -126,11 +128,22 @@ impl TestIssuer {
         let addr = listener.local_addr()?;
         let shared = Arc::clone(&state);
         let backend = Arc::new(BackendState::new(TEST_SECRET_KEY));
+        let issuer = format!("http://{addr}");
+        let frontend = Arc::new(FrontendState::new(
+            issuer,
+            TEST_SECRET_KEY,
+            Arc::clone(&state.signing),
+            [
+                cookie_suffix(&publishable_key("pk_live_", addr)),
+                cookie_suffix(&publishable_key("pk_test_", addr)),
+            ],
+        ));
         let app = Router::new()
             .route("/.well-known/jwks.json", get(serve_jwks))
             .route("/v1/jwks", get(serve_jwks))
             .with_state(shared)
-            .merge(backend_api::routes(Arc::clone(&backend)));
+            .merge(backend_api::routes(Arc::clone(&backend)))
+            .merge(frontend_api::routes(Arc::clone(&frontend)));
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "test JWKS server stopped");
@@ -139,6 +152,7 @@ impl TestIssuer {
         Ok(Self {
             state,
             backend,
+            frontend,
             addr,
             server,
         })
@@ -181,6 +195,117 @@ impl TestIssuer {
             .issuer(self.issuer())
             .secret_key(TEST_SECRET_KEY)
             .api_url(self.api_url())
+    }
+
+    /// The publishable key of this instance as a production instance
+    /// (`pk_live_`): it names the issuer's host as the Frontend API.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert!(issuer.publishable_key().starts_with("pk_live_"));
+    /// # }
+    /// ```
+    pub fn publishable_key(&self) -> String {
+        publishable_key("pk_live_", self.addr)
+    }
+
+    /// The publishable key of this instance as a development instance
+    /// (`pk_test_`: dev-browser tokens, a redirect after each handshake).
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert!(issuer.development_publishable_key().starts_with("pk_test_"));
+    /// # }
+    /// ```
+    pub fn development_publishable_key(&self) -> String {
+        publishable_key("pk_test_", self.addr)
+    }
+
+    /// [`config`](Self::config) for browsers' pages too: the publishable key
+    /// (production), this issuer as the Frontend API (Clerk's `proxyUrl`,
+    /// so the handshake comes here over plain HTTP), and its sign-in page.
+    ///
+    /// ```no_run
+    /// # async fn demo(issuer: clerk_guard::testing::TestIssuer) {
+    /// let config = issuer.browser_config().build().unwrap();
+    /// # }
+    /// ```
+    pub fn browser_config(&self) -> ClerkConfigBuilder {
+        self.config()
+            .publishable_key(self.publishable_key())
+            .proxy_url(self.issuer())
+            .sign_in_url(self.sign_in_url())
+    }
+
+    /// The hosted sign-in page: it lists test users; following one signs it
+    /// in (`__session`, `__client_uat`, their suffixed twins, `__refresh`,
+    /// a dev-browser token) and sends the browser to `redirect_url`.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert!(issuer.sign_in_url().ends_with("/sign-in"));
+    /// # }
+    /// ```
+    pub fn sign_in_url(&self) -> String {
+        format!("{}/sign-in", self.issuer())
+    }
+
+    /// The `Cookie` header of a browser that just signed in as `user` on
+    /// the hosted sign-in page (with `roles`), for tests without a browser.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// let cookie = issuer.browser_signed_in("user_1", ["admin"]);
+    /// assert!(cookie.contains("__client_uat="));
+    /// # }
+    /// ```
+    pub fn browser_signed_in<I: IntoIterator<Item = S>, S: Into<String>>(
+        &self,
+        user: &str,
+        roles: I,
+    ) -> String {
+        let (_, cookies) = self
+            .frontend
+            .sign_in(user, roles.into_iter().map(Into::into).collect());
+        cookies
+            .iter()
+            .map(|c| c.split(';').next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// How long the session tokens of signed-in browsers live (default 60 s,
+    /// as Clerk's): short ones let a test see a handshake within seconds.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// issuer.set_session_lifetime(std::time::Duration::from_secs(2));
+    /// # }
+    /// ```
+    pub fn set_session_lifetime(&self, lifetime: Duration) {
+        self.frontend.set_lifetime(lifetime);
+    }
+
+    /// How many handshakes the Frontend API served.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert_eq!(issuer.handshake_count(), 0);
+    /// # }
+    /// ```
+    pub fn handshake_count(&self) -> usize {
+        self.frontend.handshakes()
+    }
+
+    /// How many session refreshes the Backend API served.
+    ///
+    /// ```no_run
+    /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
+    /// assert_eq!(issuer.refresh_count(), 0);
+    /// # }
+    /// ```
+    pub fn refresh_count(&self) -> usize {
+        self.frontend.refreshes()
     }
 
     /// The local Backend API's base URL (`http://127.0.0.1:<port>`), which
@@ -439,4 +564,12 @@ async fn serve_jwks(
         )
             .into_response(),
     }
+}
+
+/// `prefix` + base64(`<host:port>$`): a publishable key naming this
+/// issuer's host as the Frontend API.
+fn publishable_key(prefix: &str, addr: SocketAddr) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{addr}$"));
+    format!("{prefix}{encoded}")
 }

@@ -19,6 +19,7 @@
 //! ```
 
 mod backend_api;
+mod frontend_api;
 mod issuer;
 mod key;
 mod token;

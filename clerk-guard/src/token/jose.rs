@@ -11,9 +11,15 @@ use serde::Deserialize;
 use crate::rejection::{AuthRejection, Reason};
 use crate::util::{decode_on_stack, present};
 
-/// Clerk's session token category, and the category that asks verifiers to
-/// ignore it.
-const SESSION_CATEGORIES: [&str; 2] = ["cl_B7d4PD111AAA", "cl_I7d4PD111III"];
+/// Clerk's session token category.
+pub(crate) const SESSION_CATEGORY: &str = "cl_B7d4PD111AAA";
+
+/// The category an instance stamps on every class when asked to: it says
+/// nothing of the class.
+pub(crate) const IGNORE_CATEGORY: &str = "cl_I7d4PD111III";
+
+/// The categories a session token may carry.
+const SESSION_CATEGORIES: [&str; 2] = [SESSION_CATEGORY, IGNORE_CATEGORY];
 
 /// Clerk's M2M token category.
 const M2M_CATEGORY: &str = "cl_B7d4PD333AAA";

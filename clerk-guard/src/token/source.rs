@@ -1,31 +1,10 @@
 //! Where a request carries its token: `Authorization: Bearer`, else the
-//! `__session` cookie.
+//! session cookies (read in `cookies`).
 
 use axum::http::{header, HeaderMap};
 
-use crate::rejection::{AuthRejection, Reason};
-
-/// The token of a request: `Authorization: Bearer <token>` (scheme matched
-/// case-insensitively; only the first `Authorization` header is read), else
-/// the `__session` cookie. An empty bearer counts as no token.
-pub(crate) fn token_from_headers(headers: &HeaderMap) -> Result<&str, AuthRejection> {
-    // Not visible ASCII, or another scheme: not ours, so the cookie is tried.
-    // Bytes, not chars: this runs over every token on every request.
-    if let Some(found) = header_token(headers) {
-        return found;
-    }
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for pair in value.split(';') {
-            if let Some((name, token)) = pair.trim().split_once('=') {
-                if name == "__session" && !token.is_empty() {
-                    return Ok(token);
-                }
-            }
-        }
-    }
-    Err(AuthRejection::new(Reason::TokenMissing))
-}
+use super::cookies::{names, Cookies};
+use crate::rejection::AuthRejection;
 
 /// The bearer token of the first `Authorization` header, as [`bearer_token`]
 /// reads it; `None` when there is no such header or it is not ours.
@@ -71,8 +50,9 @@ pub(crate) fn bearer_token(bytes: &[u8]) -> Option<Result<&str, AuthRejection>> 
     std::str::from_utf8(rest).ok().map(Ok)
 }
 
-/// Whether `token` is the request's token (as [`token_from_headers`] finds
-/// it). The usual case, `Authorization: Bearer <token>`, is one comparison.
+/// Whether `token` is the request's token: its bearer token, or, without
+/// one, one of its session cookies (plain or suffixed). The usual case,
+/// `Authorization: Bearer <token>`, is one comparison.
 pub(crate) fn is_request_token(headers: &HeaderMap, token: &str) -> bool {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -81,7 +61,15 @@ pub(crate) fn is_request_token(headers: &HeaderMap, token: &str) -> bool {
     if bearer.is_some_and(|rest| rest == token.as_bytes()) {
         return true;
     }
-    token_from_headers(headers).is_ok_and(|found| found == token)
+    if header_token(headers).is_some() {
+        return false;
+    }
+    let cookies = Cookies::parse(headers);
+    let session = |name: &str| name == names::SESSION || name.starts_with("__session_");
+    let found = cookies
+        .names()
+        .any(|name| session(name) && cookies.get(name) == Some(token));
+    found
 }
 
 /// Whether a header value starts with `Bearer ` (any case).
@@ -106,52 +94,21 @@ mod tests {
     }
 
     #[test]
-    fn token_sources_and_precedence() {
-        let reason = |h: &[(&str, &str)]| {
-            token_from_headers(&headers(h))
-                .map(str::to_owned)
-                .map_err(|r| r.reason())
+    fn bearer_headers_and_their_shapes() {
+        let found = |value: &str| {
+            header_token(&headers(&[("authorization", value)]))
+                .map(|r| r.map(str::to_owned).map_err(|r| r.reason()))
         };
+        assert_eq!(found("Bearer abc"), Some(Ok("abc".to_owned())));
+        assert_eq!(found("bEaReR abc"), Some(Ok("abc".to_owned())));
+        assert_eq!(found("Bearer"), None);
+        assert_eq!(found("Bearer "), None);
         assert_eq!(
-            reason(&[("authorization", "Bearer abc")]),
-            Ok("abc".to_owned())
+            found("Bearer  abc"),
+            Some(Err(crate::rejection::Reason::TokenInvalid))
         );
-        assert_eq!(
-            reason(&[("authorization", "bEaReR abc")]),
-            Ok("abc".to_owned())
-        );
-        assert_eq!(
-            reason(&[("authorization", "Bearer")]),
-            Err(Reason::TokenMissing)
-        );
-        assert_eq!(
-            reason(&[("authorization", "Bearer ")]),
-            Err(Reason::TokenMissing)
-        );
-        assert_eq!(
-            reason(&[("authorization", "Bearer  abc")]),
-            Err(Reason::TokenInvalid)
-        );
-        assert_eq!(
-            reason(&[("authorization", "Basic abc")]),
-            Err(Reason::TokenMissing)
-        );
-        assert_eq!(
-            reason(&[("authorization", "Bearer h"), ("cookie", "__session=c")]),
-            Ok("h".to_owned())
-        );
-        assert_eq!(
-            reason(&[("authorization", "Basic x"), ("cookie", "a=b; __session=c")]),
-            Ok("c".to_owned())
-        );
-        assert_eq!(
-            reason(&[("cookie", "__session=")]),
-            Err(Reason::TokenMissing)
-        );
-        assert_eq!(
-            reason(&[("cookie", "__session_x=1")]),
-            Err(Reason::TokenMissing)
-        );
+        assert_eq!(found("Basic abc"), None);
+        assert_eq!(found("abc"), None);
     }
 
     #[test]

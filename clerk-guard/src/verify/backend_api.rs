@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderMap};
+use axum::http::Method;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::machine_jwt::{check_oauth_audience, strings};
 use crate::auth::{MachineAuth, MachineInner, TokenFormat};
 use crate::config::{BackendApiSettings, MachineSettings};
-use crate::http;
+use crate::http::{BackendApi, CallError};
 use crate::rejection::{AuthRejection, Reason};
 use crate::token::TokenKind;
 use crate::util::{lock, now_seconds, Throttle};
@@ -28,10 +28,7 @@ type SharedLookup = Shared<BoxFuture<'static, Lookup>>;
 
 /// Verifies opaque machine tokens through the Backend API.
 pub(super) struct OpaqueVerifier {
-    client: reqwest::Client,
-    base: String,
-    headers: HeaderMap,
-    max_bytes: usize,
+    api: Arc<BackendApi>,
     settings: MachineSettings,
     audience: Vec<String>,
     /// Valid answers: reused while fresh, and remembered longer as tokens
@@ -94,7 +91,7 @@ impl Budget {
 impl fmt::Debug for OpaqueVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpaqueVerifier")
-            .field("base", &self.base)
+            .field("api", &self.api)
             .finish_non_exhaustive()
     }
 }
@@ -137,17 +134,16 @@ struct BapiToken {
 }
 
 impl OpaqueVerifier {
-    pub(super) fn new(api: &BackendApiSettings, audience: &[String]) -> Result<Self, String> {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, http::secret_header(&api.secret_key)?);
+    pub(super) fn new(
+        backend: Arc<BackendApi>,
+        api: &BackendApiSettings,
+        audience: &[String],
+    ) -> Result<Self, String> {
         let entries = api.machine.cache_entries;
         let cache = |ttl: Duration| (entries > 0 && !ttl.is_zero()).then_some(entries);
         let per_second = api.machine.lookups_per_second;
         Ok(Self {
-            client: http::client(&api.fetch, &api.base)?,
-            base: api.base.as_str().trim_end_matches('/').to_owned(),
-            headers,
-            max_bytes: api.fetch.max_bytes,
+            api: backend,
             settings: api.machine,
             audience: audience.to_vec(),
             // Kept whatever the reuse time: a zero TTL still knows good tokens.
@@ -309,48 +305,34 @@ impl OpaqueVerifier {
                 serde_json::json!({ "secret": &**token }),
             ),
         };
-        let url = format!("{}{path}", self.base);
         let unavailable = |detail: &'static str| {
             AuthRejection::with_detail(Reason::BackendApiUnavailable, detail)
         };
-        let response = self
-            .client
-            .post(&url)
-            .headers(self.headers.clone())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(%url, error = %e, "Backend API lookup failed");
-                unavailable("the Backend API could not be reached")
-            })?;
-        let status = response.status();
-        let parsed_url = response.url().clone();
-        match status.as_u16() {
-            200..=299 => {}
+        let body = match self.api.call(Method::POST, path, &[], Some(&body)).await {
+            Ok(body) => body,
+            Err(CallError::Unreachable) => {
+                return Err(unavailable("the Backend API could not be reached"));
+            }
             // Clerk answers 404 for unknown (and, for some kinds, revoked) tokens.
-            400 | 404 | 422 => {
+            Err(CallError::Status(status, _)) if matches!(status.as_u16(), 400 | 404 | 422) => {
                 let refused = not_found_rejection(kind);
                 self.remember_refusal(token, &refused);
                 return Err(refused);
             }
-            401 | 403 => {
-                tracing::error!(%url, %status, "the Backend API refused the secret key (CLERK_SECRET_KEY)");
+            Err(CallError::Status(status, _)) if matches!(status.as_u16(), 401 | 403) => {
+                tracing::error!(%status, path, "the Backend API refused the secret key (CLERK_SECRET_KEY)");
                 return Err(AuthRejection::with_detail(
                     Reason::ConfigurationInvalid,
                     "the Backend API refused the secret key",
                 ));
             }
-            _ => {
-                tracing::warn!(%url, %status, "Backend API lookup answered with an error status");
+            Err(CallError::Status(status, _)) => {
+                tracing::warn!(%status, path, "Backend API lookup answered with an error status");
                 return Err(unavailable("the Backend API answered with an error"));
             }
-        }
-        let body = http::read_capped(response, self.max_bytes, &parsed_url)
-            .await
-            .ok_or_else(|| unavailable("the Backend API answer was over the size cap"))?;
+        };
         let answer: BapiToken = serde_json::from_slice(&body).map_err(|e| {
-            tracing::warn!(%url, error = %e, "Backend API answer is not a token object");
+            tracing::warn!(path, error = %e, "Backend API answer is not a token object");
             unavailable("the Backend API answer is not a token object")
         })?;
         let expires_at = answer.expiration.map(|ms| (ms / 1000.0).max(0.0) as u64);

@@ -26,9 +26,10 @@ use self::backend_api::OpaqueVerifier;
 use self::token_cache::TokenCache;
 use crate::auth::{ClerkAuth, Principal, VerifierId};
 use crate::config::{ClerkConfig, ConfigError};
+use crate::http::BackendApi;
 use crate::keys::KeyStore;
 use crate::rejection::{AuthRejection, Reason};
-use crate::token::{classify, header_token, token_from_headers, Accepts, Class, TokenKind};
+use crate::token::{classify, header_token, Accepts, Class, TokenKind};
 use crate::util::Throttle;
 
 /// Verifies Clerk session tokens: key lookup, signature, claims.
@@ -58,6 +59,8 @@ struct VerifierInner {
     config: ClerkConfig,
     keys: KeyStore,
     tokens: Option<TokenCache>,
+    /// Clerk's Backend API, when a secret key is configured.
+    backend: Option<Arc<BackendApi>>,
     /// Opaque machine tokens, when a secret key is configured.
     opaque: Option<Arc<OpaqueVerifier>>,
 }
@@ -92,18 +95,26 @@ impl ClerkVerifier {
         let keys = config.key_store()?;
         let tokens =
             (config.token_cache_bytes() > 0).then(|| TokenCache::new(config.token_cache_bytes()));
-        let opaque = match config.backend_api() {
-            None => None,
-            Some(api) => Some(Arc::new(
-                OpaqueVerifier::new(api, &config.claim_rules().audience)
-                    .map_err(|problem| ConfigError::invalid("CLERK_SECRET_KEY", problem))?,
-            )),
+        let secret_key_problem = |problem| ConfigError::invalid("CLERK_SECRET_KEY", problem);
+        let (backend, opaque) = match config.backend_api() {
+            None => (None, None),
+            Some(api) => {
+                let backend = Arc::new(
+                    BackendApi::new(&api.base, &api.secret_key, &api.fetch)
+                        .map_err(secret_key_problem)?,
+                );
+                let opaque =
+                    OpaqueVerifier::new(Arc::clone(&backend), api, &config.claim_rules().audience)
+                        .map_err(secret_key_problem)?;
+                (Some(backend), Some(Arc::new(opaque)))
+            }
         };
         Ok(Self(Arc::new(VerifierInner {
             id: VerifierId::fresh(),
             config,
             keys,
             tokens,
+            backend,
             opaque,
         })))
     }
@@ -118,6 +129,17 @@ impl ClerkVerifier {
         &self.0.config
     }
 
+    /// Whether the publishable key is known, so page requests get Clerk's
+    /// handshake.
+    pub(crate) fn serves_pages(&self) -> bool {
+        self.0.config.pages().frontend.is_some()
+    }
+
+    /// Clerk's Backend API, when a secret key is configured.
+    pub(crate) fn backend_api(&self) -> Option<&BackendApi> {
+        self.0.backend.as_deref()
+    }
+
     /// Which verifier this is: clones share it, other verifiers differ.
     pub(crate) fn id(&self) -> VerifierId {
         self.0.id
@@ -130,7 +152,10 @@ impl ClerkVerifier {
     }
 
     /// Finds the token of a request (the `Authorization: Bearer` header, then
-    /// the `__session` cookie) and verifies it.
+    /// the session cookies as Clerk reads them: `__session` with
+    /// `__client_uat`, suffixed when the publishable key says so) and
+    /// verifies it. The handshake of page requests needs the method and URL
+    /// too: the extractors and [`ClerkLayer`](crate::ClerkLayer) do it.
     ///
     /// ```no_run
     /// # async fn f(verifier: clerk_guard::ClerkVerifier, headers: axum::http::HeaderMap) {
@@ -192,11 +217,6 @@ impl ClerkVerifier {
         accepts: Accepts,
     ) -> Result<Principal, AuthRejection> {
         self.render(self.principal(token, accepts).await)
-    }
-
-    /// [`Self::authenticate`], unrendered.
-    async fn request_session(&self, headers: &HeaderMap) -> Result<ClerkAuth, AuthRejection> {
-        self.session(token_from_headers(headers)?).await
     }
 
     /// [`Self::authenticate_as`], unrendered: what the extractors and the

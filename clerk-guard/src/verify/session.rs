@@ -12,12 +12,14 @@ use super::ClerkVerifier;
 use crate::auth::ClerkAuth;
 use crate::keys::VerificationKey;
 use crate::rejection::{AuthRejection, Reason};
-use crate::token::{has_machine_prefix, token_from_headers, JwtKind};
+use crate::token::{
+    has_machine_prefix, header_token, CookieScope, CookieStep, Cookies, JwtKind, SessionCookies,
+};
 use crate::util::now_seconds;
 
 impl ClerkVerifier {
     /// A session token verified by every rule, unrendered.
-    pub(super) async fn session(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
+    pub(crate) async fn session(&self, token: &str) -> Result<ClerkAuth, AuthRejection> {
         // One clock read serves the key cache's TTL and the token's times.
         let now = now_seconds();
         let result = match self.cached(token, now) {
@@ -35,16 +37,65 @@ impl ClerkVerifier {
         &self,
         headers: &HeaderMap,
     ) -> Option<Result<ClerkAuth, AuthRejection>> {
-        let token = match token_from_headers(headers) {
-            Ok(token) => token,
-            Err(rejection) => return Some(Err(rejection)),
-        };
         let now = now_seconds();
+        let jar;
+        let token = match header_token(headers) {
+            Some(Ok(token)) => token,
+            Some(Err(rejection)) => return Some(Err(rejection)),
+            None => {
+                jar = Cookies::parse(headers);
+                match self.cookie_token(&jar, now) {
+                    Ok(token) => token,
+                    Err(rejection) => return Some(Err(rejection)),
+                }
+            }
+        };
         let result = match self.cached(token, now) {
             Some(auth) => Ok(auth),
             None => self.verify_uncached_ready(token, now)?,
         };
         Some(result.and_then(|auth| self.check_session(auth)))
+    }
+
+    /// The request's session (the bearer header, else the cookies by
+    /// Clerk's rules), verified; no handshake, which needs the request's
+    /// method and URL.
+    pub(super) async fn request_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<ClerkAuth, AuthRejection> {
+        let jar;
+        let token = match header_token(headers) {
+            Some(found) => found?,
+            None => {
+                jar = Cookies::parse(headers);
+                self.cookie_token(&jar, now_seconds())?
+            }
+        };
+        self.session(token).await
+    }
+
+    /// The session cookie to verify, chosen and gated as `@clerk/backend`
+    /// does (suffixed or plain, `__client_uat`, `iat` before it, the
+    /// development instance's dev-browser token); a refusal where Clerk
+    /// would sign out or, for a page, hand over to a handshake.
+    pub(crate) fn cookie_token<'c>(
+        &self,
+        jar: &'c Cookies<'c>,
+        now: f64,
+    ) -> Result<&'c str, AuthRejection> {
+        let frontend = self.0.config.pages().frontend.as_ref();
+        let scope = frontend.map(|f| CookieScope {
+            suffix: &f.cookie_suffix,
+            frontend_host: &f.host,
+            development: f.development,
+        });
+        let cookies = SessionCookies::read(jar, scope, now);
+        match cookies.step(frontend.is_some_and(|f| f.development), false) {
+            CookieStep::Verify(token) => Ok(token),
+            CookieStep::SignedOut => Err(AuthRejection::new(Reason::TokenMissing)),
+            CookieStep::Handshake(cause) => Err(AuthRejection::new(cause.reason())),
+        }
     }
 
     async fn verify_uncached(&self, token: &str, mut now: f64) -> Result<ClerkAuth, AuthRejection> {

@@ -85,3 +85,27 @@ impl ClerkVerifier {
         Ok(Signed::Verified(payload, key))
     }
 }
+
+impl ClerkVerifier {
+    /// The cookie directives of a handshake token (`__clerk_handshake`), as
+    /// `verifyHandshakeToken` checks it: the header rules of a session token
+    /// (so no other class of JWT the instance signs), the signature against
+    /// the JWKS; its `handshake` claim, the strings of it.
+    pub(crate) async fn handshake_directives(
+        &self,
+        token: &str,
+    ) -> Result<Vec<String>, AuthRejection> {
+        let (payload, _) = self
+            .signed_payload(token, JwtKind::Session, &mut now_seconds())
+            .await?;
+        let payload: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&payload)
+            .map_err(|_| AuthRejection::invalid("the handshake payload is not a JSON object"))?;
+        Ok(match payload.get("handshake") {
+            Some(serde_json::Value::Array(directives)) => directives
+                .iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+}

@@ -1,4 +1,9 @@
-//! Why a request was refused, and the RFC 6750 response that says so.
+//! Why a request was refused, and the response that says so: RFC 6750 for
+//! APIs, a redirect for a browser's pages.
+
+mod reason;
+
+pub use reason::Reason;
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,166 +12,6 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-
-/// The reason a request was not authenticated or not authorized.
-///
-/// Codes follow Clerk's backend SDKs (`token-expired`, `jwk-kid-mismatch`, …)
-/// so logs line up with Clerk's documentation; the few cases Clerk has no code
-/// for get a code in the same style.
-///
-/// ```
-/// use clerk_guard::Reason;
-/// use axum::http::StatusCode;
-///
-/// assert_eq!(Reason::TokenExpired.code(), "token-expired");
-/// assert_eq!(Reason::TokenExpired.status(), StatusCode::UNAUTHORIZED);
-/// assert_eq!(Reason::MissingRole.status(), StatusCode::FORBIDDEN);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Reason {
-    /// No token in the `Authorization` header nor in the `__session` cookie.
-    TokenMissing,
-    /// The token is malformed, or a header or claim breaks a rule.
-    TokenInvalid,
-    /// The `alg` header is not RS256, RS384 or RS512.
-    TokenInvalidAlgorithm,
-    /// The signature does not match the key named by `kid`.
-    TokenInvalidSignature,
-    /// `exp` is in the past (beyond the clock skew).
-    TokenExpired,
-    /// `nbf` is in the future (beyond the clock skew).
-    TokenNotActiveYet,
-    /// `iat` is in the future (beyond the clock skew).
-    TokenIatInTheFuture,
-    /// `iss` is not the configured issuer.
-    TokenInvalidIssuer,
-    /// `aud` does not contain a configured audience.
-    TokenInvalidAudience,
-    /// `azp` is missing or not one of the configured authorized parties.
-    TokenInvalidAuthorizedParties,
-    /// The token is of a kind the route does not accept: a machine token (M2M,
-    /// OAuth, API key) on a session route, or a session token on a
-    /// machine-only route.
-    TokenTypeMismatch,
-    /// The session is pending (`sts == "pending"`) and the app does not accept pending sessions.
-    SessionPending,
-    /// No key in the key set has the token's `kid`.
-    JwkKidMismatch,
-    /// The user holds none of the required application roles.
-    MissingRole,
-    /// The active organization role is not the required one.
-    MissingOrgRole,
-    /// The user lacks one of the required organization permissions.
-    MissingPermission,
-    /// The session lacks one of the required billing features (`fea`).
-    MissingFeature,
-    /// The session is on none of the accepted billing plans (`pla`).
-    MissingPlan,
-    /// The user must verify again (step-up): the factor verification age
-    /// (`fva`) is too old for the route. Answered with Clerk's own body, so
-    /// Clerk's frontend `useReverification()` prompts and retries.
-    ReverificationRequired,
-    /// The machine token lacks one of the scopes the route requires.
-    MissingScope,
-    /// The JWKS could not be fetched and no keys are cached.
-    JwkRemoteFailedToLoad,
-    /// An opaque machine token could not be checked: the Backend API could
-    /// not be reached or answered with an error, or the per-second cap on
-    /// lookups of new tokens was reached (with `Retry-After`).
-    BackendApiUnavailable,
-    /// The JWKS was fetched but holds no usable key (RSA, 2048 bits or more).
-    JwkRemoteMissing,
-    /// The verifier's configuration is missing or malformed (see the logs).
-    ConfigurationInvalid,
-}
-
-impl Reason {
-    /// Clerk's code for this reason, as sent in the `reason` field of the body.
-    ///
-    /// ```
-    /// assert_eq!(clerk_guard::Reason::JwkKidMismatch.code(), "jwk-kid-mismatch");
-    /// ```
-    pub const fn code(self) -> &'static str {
-        match self {
-            Reason::TokenMissing => "token-missing",
-            Reason::TokenInvalid => "token-invalid",
-            Reason::TokenInvalidAlgorithm => "token-invalid-algorithm",
-            Reason::TokenInvalidSignature => "token-invalid-signature",
-            Reason::TokenExpired => "token-expired",
-            Reason::TokenNotActiveYet => "token-not-active-yet",
-            Reason::TokenIatInTheFuture => "token-iat-in-the-future",
-            Reason::TokenInvalidIssuer => "token-invalid-issuer",
-            Reason::TokenInvalidAudience => "token-invalid-audience",
-            Reason::TokenInvalidAuthorizedParties => "token-invalid-authorized-parties",
-            Reason::TokenTypeMismatch => "token-type-mismatch",
-            Reason::SessionPending => "session-pending",
-            Reason::JwkKidMismatch => "jwk-kid-mismatch",
-            Reason::MissingRole => "missing-role",
-            Reason::MissingOrgRole => "missing-org-role",
-            Reason::MissingPermission => "missing-permission",
-            Reason::MissingFeature => "missing-feature",
-            Reason::MissingPlan => "missing-plan",
-            Reason::ReverificationRequired => "reverification-error",
-            Reason::MissingScope => "missing-scope",
-            Reason::BackendApiUnavailable => "backend-api-unavailable",
-            Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
-            Reason::JwkRemoteMissing => "jwk-remote-missing",
-            Reason::ConfigurationInvalid => "configuration-invalid",
-        }
-    }
-
-    /// The HTTP status this reason is answered with: 401, 403 or 503.
-    ///
-    /// ```
-    /// use axum::http::StatusCode;
-    /// assert_eq!(clerk_guard::Reason::JwkRemoteFailedToLoad.status(), StatusCode::SERVICE_UNAVAILABLE);
-    /// ```
-    pub const fn status(self) -> StatusCode {
-        match self {
-            Reason::MissingRole
-            | Reason::MissingOrgRole
-            | Reason::MissingPermission
-            | Reason::MissingFeature
-            | Reason::MissingPlan
-            | Reason::ReverificationRequired
-            | Reason::MissingScope => StatusCode::FORBIDDEN,
-            Reason::JwkRemoteFailedToLoad
-            | Reason::JwkRemoteMissing
-            | Reason::BackendApiUnavailable
-            | Reason::ConfigurationInvalid => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
-        }
-    }
-
-    /// The RFC 6750 `error` value: `invalid_token`, `insufficient_scope`,
-    /// `temporarily_unavailable`, or `unauthorized` when no token was sent.
-    ///
-    /// ```
-    /// assert_eq!(clerk_guard::Reason::MissingPermission.error(), "insufficient_scope");
-    /// ```
-    pub const fn error(self) -> &'static str {
-        // Derived from the status, so the two never disagree.
-        match (self, self.status()) {
-            (Reason::TokenMissing, _) => "unauthorized",
-            (_, StatusCode::FORBIDDEN) => "insufficient_scope",
-            (_, StatusCode::SERVICE_UNAVAILABLE) => "temporarily_unavailable",
-            _ => "invalid_token",
-        }
-    }
-
-    /// Whether authentication could not be attempted at all (503: no keys,
-    /// no configuration). Never treated as signed out.
-    pub(crate) fn is_unavailable(self) -> bool {
-        self.status().as_u16() == 503
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
 
 /// Renders a rejection as the application wants it; see
 /// [`ClerkConfigBuilder::rejection_response`](crate::ClerkConfigBuilder::rejection_response).
@@ -205,6 +50,21 @@ pub struct AuthRejection {
     /// `{"level": …, "afterMinutes": …}`, as Clerk's body carries it.
     reverification: Option<serde_json::Value>,
     renderer: Option<RejectionRenderer>,
+    /// What a browser's page gets instead of (or besides) the RFC 6750
+    /// answer; boxed, as most refusals have none.
+    page: Option<Box<PageAnswer>>,
+}
+
+/// A browser's page request, answered as Clerk's middleware answers it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PageAnswer {
+    /// A 307 to here instead of the refusal: the Frontend API's handshake,
+    /// the sign-in page, or the page again once its cookies are set.
+    pub(crate) location: Option<HeaderValue>,
+    /// `Set-Cookie` values sent with the answer, whichever it is.
+    pub(crate) cookies: Vec<HeaderValue>,
+    /// The request was a page request (a navigation of a browser).
+    pub(crate) page_request: bool,
 }
 
 /// `Retry-After` of a 503 whose cause gives no better figure.
@@ -225,6 +85,7 @@ impl AuthRejection {
             retry_after: None,
             reverification: None,
             renderer: None,
+            page: None,
         }
     }
 
@@ -268,7 +129,52 @@ impl AuthRejection {
             retry_after: None,
             reverification: None,
             renderer: None,
+            page: None,
         }
+    }
+
+    /// This refusal, answered to a page as `page` says.
+    pub(crate) fn for_page(mut self, page: PageAnswer) -> Self {
+        self.page = Some(Box::new(page));
+        self
+    }
+
+    /// The page answer, to add to.
+    pub(crate) fn page_mut(&mut self) -> &mut PageAnswer {
+        self.page.get_or_insert_with(Default::default)
+    }
+
+    /// Where a browser is sent instead of this refusal (`307`): Clerk's
+    /// handshake, the sign-in page, or the page again with fresh cookies.
+    ///
+    /// ```
+    /// let rejection = clerk_guard::AuthRejection::new(clerk_guard::Reason::TokenExpired);
+    /// assert_eq!(rejection.redirect_location(), None);
+    /// ```
+    pub fn redirect_location(&self) -> Option<&str> {
+        self.page
+            .as_ref()
+            .and_then(|page| page.location.as_ref())
+            .and_then(|location| location.to_str().ok())
+    }
+
+    /// The cookies this answer sets.
+    pub(crate) fn page_cookies(&self) -> &[HeaderValue] {
+        self.page
+            .as_ref()
+            .map_or(&[], |page| page.cookies.as_slice())
+    }
+
+    /// Whether the refused request was a browser's page request (a `GET`
+    /// navigation): a custom renderer can answer it with an HTML page, a
+    /// 403 say, rather than JSON.
+    ///
+    /// ```
+    /// let rejection = clerk_guard::AuthRejection::new(clerk_guard::Reason::MissingRole);
+    /// assert!(!rejection.is_page_request());
+    /// ```
+    pub fn is_page_request(&self) -> bool {
+        self.page.as_ref().is_some_and(|page| page.page_request)
     }
 
     /// When the client may try again (503 only): the time left before the
@@ -324,14 +230,18 @@ impl AuthRejection {
         }
     }
 
-    /// The status of the default response.
+    /// The status of the default response (307 for a page sent elsewhere).
     ///
     /// ```
     /// # use clerk_guard::{AuthRejection, Reason};
     /// assert_eq!(AuthRejection::new(Reason::MissingRole).status(), 403);
     /// ```
     pub fn status(&self) -> StatusCode {
-        self.reason.status()
+        if self.redirect_location().is_some() {
+            StatusCode::TEMPORARY_REDIRECT
+        } else {
+            self.reason.status()
+        }
     }
 
     /// The default response, ignoring any application renderer. Useful inside
@@ -362,7 +272,7 @@ impl AuthRejection {
         let mut response = (reason.status(), body).into_response();
         let headers = response.headers_mut();
         let challenge = match reason {
-            Reason::TokenMissing => "Bearer".to_owned(),
+            Reason::TokenMissing | Reason::ClientUatWithoutSessionToken => "Bearer".to_owned(),
             _ if reason.is_unavailable() => "Bearer".to_owned(),
             _ => format!(
                 "Bearer error=\"{}\", error_description=\"{}\"",
@@ -387,6 +297,7 @@ impl fmt::Debug for AuthRejection {
             .field("detail", &self.detail())
             .field("retry_after", &self.retry_after)
             .field("custom_renderer", &self.renderer.is_some())
+            .field("redirect", &self.redirect_location())
             .finish()
     }
 }
@@ -408,9 +319,31 @@ impl From<Reason> for AuthRejection {
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         // Logged where the verdict is reached, not a second time here.
-        match &self.renderer {
-            Some(render) => render(&self),
-            None => self.default_response(),
+        let mut response = match (&self.page, &self.renderer) {
+            // A redirect is Clerk's protocol, not a refusal to render.
+            (Some(page), _) if page.location.is_some() => redirect(page),
+            (_, Some(render)) => render(&self),
+            (_, None) => self.default_response(),
+        };
+        if let Some(page) = &self.page {
+            for cookie in &page.cookies {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
         }
+        response
     }
+}
+
+/// A 307 to the page answer's location, never cached (a cached redirect
+/// would loop a browser through the handshake).
+fn redirect(page: &PageAnswer) -> Response {
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    let headers = response.headers_mut();
+    if let Some(location) = &page.location {
+        headers.insert(header::LOCATION, location.clone());
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
