@@ -13,11 +13,16 @@ pub(crate) struct PageRequest<'a> {
 }
 
 impl<'a> PageRequest<'a> {
-    /// The request `parts` describe.
+    /// The request `parts` describe (its URI as the client sent it, before
+    /// a nested router took its prefix).
     pub(crate) fn of(parts: &'a axum::http::request::Parts) -> Self {
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
         Self {
             method: &parts.method,
-            uri: &parts.uri,
+            uri,
             headers: &parts.headers,
         }
     }

@@ -237,6 +237,9 @@ where
                     .for_page(effects);
                     return Ok(to_page.into_response());
                 }
+                // The service behind sees the request as the browser will
+                // send it next: with the new session cookies first.
+                with_cookies_first(&mut parts.headers, &effects.cookies);
                 cookies.extend(effects.cookies);
             }
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
@@ -247,5 +250,24 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+/// Puts the `name=value` of each `Set-Cookie` in `set` in front of the
+/// request's cookies (the first of a name wins when they are read).
+fn with_cookies_first(headers: &mut axum::http::HeaderMap, set: &[axum::http::HeaderValue]) {
+    let mut pairs: Vec<String> = set
+        .iter()
+        .filter_map(|cookie| cookie.to_str().ok())
+        .filter_map(|cookie| cookie.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    for value in headers.get_all(axum::http::header::COOKIE) {
+        if let Ok(value) = value.to_str() {
+            pairs.push(value.to_owned());
+        }
+    }
+    if let Ok(value) = axum::http::HeaderValue::try_from(pairs.join("; ")) {
+        headers.insert(axum::http::header::COOKIE, value);
     }
 }
