@@ -6,11 +6,12 @@
 //! spec is at `/openapi.json` and a Scalar page at `/docs`: each
 //! `#[clerk_protected]` above `#[utoipa::path]` documents its own security.
 
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use clerk_guard::openapi::ClerkSecurity;
 use clerk_guard::{clerk_protected, ClerkAuth, Principal, TokenKind};
-use clerk_guard_examples::{configure, init_tracing, serve};
+use clerk_guard_examples::{configure, init_tracing, serve, session_seconds};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 use utoipa_scalar::{Scalar, Servable};
@@ -98,6 +99,25 @@ async fn any(caller: Principal) -> Json<Value> {
     Json(json!({ "kind": caller.kind().clerk_name(), "sub": caller.subject() }))
 }
 
+/// A server-rendered page for browsers: a signed-out browser is sent to the
+/// sign-in page and comes back; an expired session is renewed through
+/// Clerk's handshake, so a tab left open stays signed in.
+#[clerk_protected(sign_in_redirect)]
+async fn dashboard(auth: ClerkAuth) -> Html<String> {
+    let expires_in = auth.expires_at() as i64
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+    Html(format!(
+        "<!doctype html><html><head><title>Dashboard</title></head><body>\
+         <h1>Dashboard</h1><p>Signed in as <strong id=\"user\">{}</strong>.</p>\
+         <p id=\"session\">Session {}; its token expires in {expires_in} s. Reload after \
+         that: you stay signed in (Clerk's handshake).</p></body></html>",
+        auth.user_id(),
+        auth.session_id().unwrap_or("-"),
+    ))
+}
+
 /// The quickstart's OpenAPI document, with Clerk's security on every
 /// protected route.
 #[derive(OpenApi)]
@@ -127,6 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/danger", get(danger))
         .route("/machine", get(machine))
         .route("/any", get(any))
+        .route("/dashboard", get(dashboard))
         .route("/openapi.json", get(openapi_json))
         .merge(Scalar::with_url("/docs", ApiDoc::openapi()));
 
@@ -252,6 +273,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
             }
         }
+        println!(
+            "\n# in a browser: open {base}/dashboard (at 127.0.0.1, which shares cookies with \
+             the local sign-in page): you are sent to sign in, come back signed in, and after \
+             the session token expires ({}s) a reload keeps you signed in through the handshake",
+            session_seconds()
+        );
         println!();
     }
     serve(app, 3000).await

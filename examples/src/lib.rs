@@ -37,9 +37,22 @@ pub async fn configure() -> Result<Option<TestIssuer>, Box<dyn Error>> {
         return Ok(None);
     }
     let issuer = TestIssuer::start().await?;
-    clerk_guard::init(issuer.config().build()?)?;
+    issuer.set_session_lifetime(std::time::Duration::from_secs(session_seconds()));
+    // Pages too: its sign-in page and Frontend API stand in for Clerk's.
+    clerk_guard::init(issuer.browser_config().build()?)?;
     tracing::info!(jwks = %issuer.jwks_url(), "no Clerk settings found: using an embedded local issuer");
     Ok(Some(issuer))
+}
+
+/// How long the embedded issuer's browser sessions live, in seconds
+/// (`QUICKSTART_SESSION_SECONDS`, default 60 as Clerk's): short ones show
+/// the handshake sooner.
+pub fn session_seconds() -> u64 {
+    std::env::var("QUICKSTART_SESSION_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60)
 }
 
 /// Serves `app` on `127.0.0.1:$PORT` (default `default_port`) until Ctrl-C.

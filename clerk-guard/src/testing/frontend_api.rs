@@ -122,9 +122,14 @@ impl FrontendState {
         }
     }
 
-    /// Signs `user` in: a new client, and every cookie Clerk's frontend
-    /// sets (the refresh and dev-browser tokens included).
-    pub(super) fn sign_in(&self, user: &str, roles: Vec<String>) -> (String, Vec<String>) {
+    /// Signs `user` in: a new client, and the cookies Clerk's frontend sets
+    /// (the dev-browser token; the refresh token when `refresh`).
+    pub(super) fn sign_in(
+        &self,
+        user: &str,
+        roles: Vec<String>,
+        refresh: bool,
+    ) -> (String, Vec<String>) {
         let client_id = random_token("client_");
         let client = Client {
             user: user.to_owned(),
@@ -137,7 +142,7 @@ impl FrontendState {
             "__client={client_id}; Path=/; HttpOnly; SameSite=Lax"
         )];
         cookies.extend(self.session_cookies(Some(&client)));
-        for suffix in &self.suffixes {
+        for suffix in self.suffixes.iter().filter(|_| refresh) {
             cookies.push(format!(
                 "__refresh_{suffix}={}; Path=/; HttpOnly; SameSite=Lax",
                 client.refresh
@@ -180,6 +185,9 @@ struct SignInQuery {
     user: Option<String>,
     #[serde(default)]
     roles: Option<String>,
+    /// `1`: also set the `__refresh` cookie.
+    #[serde(default)]
+    refresh: Option<String>,
 }
 
 /// Escapes text for HTML.
@@ -225,7 +233,7 @@ async fn sign_in_as(
         .filter(|r| !r.is_empty())
         .map(str::to_owned)
         .collect();
-    let (_, cookies) = state.sign_in(&user, roles);
+    let (_, cookies) = state.sign_in(&user, roles, query.refresh.as_deref() == Some("1"));
     redirect_with(&query.redirect_url.unwrap_or_else(|| "/".into()), &cookies)
 }
 

@@ -238,8 +238,9 @@ impl TestIssuer {
     }
 
     /// The hosted sign-in page: it lists test users; following one signs it
-    /// in (`__session`, `__client_uat`, their suffixed twins, `__refresh`,
-    /// a dev-browser token) and sends the browser to `redirect_url`.
+    /// in (`__session`, `__client_uat`, their suffixed twins, a dev-browser
+    /// token; `__refresh` too with `refresh=1` in the link's query) and
+    /// sends the browser to `redirect_url`.
     ///
     /// ```no_run
     /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
@@ -251,7 +252,8 @@ impl TestIssuer {
     }
 
     /// The `Cookie` header of a browser that just signed in as `user` on
-    /// the hosted sign-in page (with `roles`), for tests without a browser.
+    /// the hosted sign-in page (with `roles`, and a `__refresh` cookie), for
+    /// tests without a browser.
     ///
     /// ```no_run
     /// # fn demo(issuer: &clerk_guard::testing::TestIssuer) {
@@ -264,9 +266,9 @@ impl TestIssuer {
         user: &str,
         roles: I,
     ) -> String {
-        let (_, cookies) = self
-            .frontend
-            .sign_in(user, roles.into_iter().map(Into::into).collect());
+        let (_, cookies) =
+            self.frontend
+                .sign_in(user, roles.into_iter().map(Into::into).collect(), true);
         cookies
             .iter()
             .map(|c| c.split(';').next().unwrap_or_default())
