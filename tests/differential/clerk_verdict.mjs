@@ -23,7 +23,8 @@ const clerk = createClerkClient({
 
 for (const c of input.cases) {
   const request = new Request('http://localhost:3000/api', {
-    headers: { authorization: `${c.scheme ?? 'Bearer'} ${c.token}` },
+    // An empty scheme: the bare token, as some clients send it.
+    headers: { authorization: c.scheme === '' ? c.token : `${c.scheme ?? 'Bearer'} ${c.token}` },
   });
   const options = {};
   if (c.authorizedParties) options.authorizedParties = c.authorizedParties;

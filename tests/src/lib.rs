@@ -14,6 +14,8 @@ use clerk_guard::{
 };
 use serde_json::{json, Value};
 
+pub mod differential;
+
 /// Starts `router` on `127.0.0.1:<free port>` and returns its base URL.
 pub async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

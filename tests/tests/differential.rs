@@ -17,9 +17,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -89,36 +88,7 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
 
 /// Where `@clerk/backend` is installed, or why it cannot be.
 fn clerk_backend() -> Result<PathBuf, String> {
-    let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|o| o.status.success()) {
-        return Err("node is not installed".into());
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("differential");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("differential");
-    for file in ["package.json", "package-lock.json", "clerk_verdict.mjs"] {
-        std::fs::copy(source.join(file), dir.join(file)).map_err(|e| e.to_string())?;
-    }
-    let installed = dir.join("node_modules/@clerk/backend/package.json");
-    let version_ok = std::fs::read_to_string(&installed)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .is_some_and(|pkg| pkg["version"] == "3.25.0");
-    if !version_ok {
-        let install = Command::new("npm")
-            // The lock file pins the whole tree, @clerk/shared included.
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .output()
-            .map_err(|e| format!("npm could not run: {e}"))?;
-        if !install.status.success() {
-            return Err(format!(
-                "npm install {CLERK_BACKEND} failed (no registry?): {}",
-                String::from_utf8_lossy(&install.stderr)
-            ));
-        }
-    }
-    Ok(dir)
+    clerk_guard_tests::differential::clerk_backend(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 /// Clerk's verdicts, from one node process for the whole corpus.
@@ -134,32 +104,9 @@ fn clerk_verdicts(dir: &Path, api_url: &str, cases: &[Case]) -> BTreeMap<String,
             "issuer": c.issuer, "has": c.has, "acceptsToken": c.accepts,
         })).collect::<Vec<_>>(),
     });
-    let mut child = Command::new("node")
-        .arg("clerk_verdict.mjs")
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the Clerk verdict script failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|line| line.starts_with("{\"id\""))
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap();
+    clerk_guard_tests::differential::run_script(dir, "clerk_verdict.mjs", &input)
+        .into_iter()
+        .map(|v| {
             let verdict = Verdict {
                 signed_in: v["signedIn"] == true,
                 has: v["has"]
@@ -224,7 +171,12 @@ async fn guard_verdicts(issuer: &TestIssuer, cases: &[Case]) -> BTreeMap<String,
             })
             .clone();
         let mut headers = HeaderMap::new();
-        if let Ok(value) = HeaderValue::from_str(&format!("{} {}", case.scheme, case.token)) {
+        let header = if case.scheme.is_empty() {
+            case.token.clone()
+        } else {
+            format!("{} {}", case.scheme, case.token)
+        };
+        if let Ok(value) = HeaderValue::from_str(&header) {
             headers.insert("authorization", value);
         }
         let refused = |rejection: clerk_guard::AuthRejection| Verdict {
@@ -440,6 +392,7 @@ fn curated(c: &mut Corpus<'_>, any_alg: &Arc<TestKey>) {
     }
     c.add("scheme-lowercase", ok.clone()).scheme = "bearer";
     c.add("scheme-uppercase", ok.clone()).scheme = "BEARER";
+    c.add("scheme-none", ok.clone()).scheme = "";
     // Header rules.
     for (id, typ) in [
         ("typ-lower", "jwt"),
