@@ -23,9 +23,10 @@
 //!     .with_state(Db);
 //! ```
 //!
-//! Each request's session token (`Authorization: Bearer`, else the
-//! `__session` cookie) is verified against your Clerk instance's JWKS by the
-//! rules of Clerk's backend SDKs: RS256/384/512 only, `kid` required, `typ`
+//! Each request's session token (`Authorization: Bearer`, else the session
+//! cookies as Clerk's middleware reads them: `__session` with
+//! `__client_uat`, suffixed when the publishable key says so) is verified
+//! against your Clerk instance's JWKS by the rules of Clerk's backend SDKs: RS256/384/512 only, `kid` required, `typ`
 //! JWT, session category, signature before any claim, `exp`/`nbf`/`iat` with
 //! 5 s skew, issuer, authorized parties, audience, machine and pending
 //! sessions refused. Failures answer 401/403/503 per RFC 6750 with Clerk's
@@ -68,6 +69,15 @@
 //! | `#[clerk_protected(accepts = "m2m")]` | machine-to-machine tokens only (JWT or opaque `mt_…`) |
 //! | `#[clerk_protected(accepts = ["session", "m2m", "oauth", "api_key"])]` | any of these kinds of token (`"any"` for all) |
 //! | `#[clerk_protected(accepts = "oauth", scopes = ["read", "write"])]` | OAuth access tokens with every listed scope |
+//! | `#[clerk_protected(sign_in_redirect)]` | signed-in users; a browser's page signed out is sent to the sign-in page |
+//!
+//! # Browsers' pages
+//!
+//! With the publishable key configured, a page request (a browser's `GET`
+//! navigation) whose session Clerk would refresh gets Clerk's handshake: a
+//! 307 through the Frontend API, which sets fresh cookies and sends the
+//! browser back (see `browser` in the README). API requests never get a
+//! redirect.
 //!
 //! # Machine requests
 //!
