@@ -179,7 +179,7 @@
 
 // The layers, in request order, each using only those before it: util,
 // rejection, http, token, auth, keys, config, require, verify, browser,
-// guard; then openapi and testing.
+// guard; then openapi, webhooks (rejection, config, verify) and testing.
 mod auth;
 mod browser;
 mod config;
@@ -196,6 +196,7 @@ mod verify;
 pub mod openapi;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhooks;
 
 pub use auth::{
     ClerkAuth, MachineAuth, Organization, Principal, ReverificationLevel, TokenFormat,

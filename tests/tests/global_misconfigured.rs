@@ -44,3 +44,31 @@ async fn no_configuration_answers_503_configuration_invalid() {
         );
     }
 }
+
+async fn clerk_events(event: clerk_guard::webhooks::ClerkWebhook) -> String {
+    event.kind().to_owned()
+}
+
+#[tokio::test]
+async fn webhooks_without_a_signing_secret_answer_503_and_say_which_setting() {
+    std::env::remove_var("CLERK_WEBHOOK_SIGNING_SECRET");
+    let err = clerk_guard::webhooks::WebhookVerifier::from_env().unwrap_err();
+    assert!(
+        err.to_string().contains("CLERK_WEBHOOK_SIGNING_SECRET"),
+        "{err}"
+    );
+    let base =
+        serve(Router::new().route("/webhooks/clerk", axum::routing::post(clerk_events))).await;
+    let delivery =
+        clerk_guard::testing::WebhookBuilder::new(r#"{"type":"user.created","data":{}}"#).sign();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/webhooks/clerk"))
+        .headers(delivery.headers())
+        .body(delivery.body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["reason"], "configuration-invalid");
+}

@@ -272,6 +272,8 @@ impl AuthRejection {
         let mut response = (reason.status(), body).into_response();
         let headers = response.headers_mut();
         let challenge = match reason {
+            // A webhook is signed, not bearer-authenticated: no challenge.
+            _ if reason.is_webhook() => String::new(),
             Reason::TokenMissing | Reason::ClientUatWithoutSessionToken => "Bearer".to_owned(),
             _ if reason.is_unavailable() => "Bearer".to_owned(),
             _ => format!(
@@ -280,7 +282,7 @@ impl AuthRejection {
                 reason.code()
             ),
         };
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
+        if let (false, Ok(value)) = (challenge.is_empty(), HeaderValue::from_str(&challenge)) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
         if let Some(secs) = self.retry_after_secs() {

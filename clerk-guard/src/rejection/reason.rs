@@ -88,6 +88,23 @@ pub enum Reason {
     /// A development instance's request carrying a dev-browser token in its
     /// URL, to be synced by a handshake.
     DevBrowserSync,
+    /// A webhook delivery without its `svix-id`, `svix-timestamp` or
+    /// `svix-signature` header (or with one blank).
+    WebhookMissingHeaders,
+    /// A webhook delivery whose signature matches none computed with the
+    /// signing secret, or whose `svix-timestamp` is not a number.
+    WebhookInvalidSignature,
+    /// A webhook delivery signed more than 5 minutes ago, or more than 5
+    /// minutes ahead of this machine's clock.
+    WebhookTimestampOutOfRange,
+    /// A signed webhook body that is not the JSON of an event (or not of the
+    /// shape the handler asked for).
+    WebhookInvalidPayload,
+    /// A webhook body over the configured size limit (`413`).
+    WebhookBodyTooLarge,
+    /// A delivery whose message id is being handled by another request right
+    /// now (`409`; the replay guard): Clerk retries it later.
+    WebhookDeliveryInProgress,
 }
 
 impl Reason {
@@ -127,17 +144,31 @@ impl Reason {
             Reason::SessionTokenIatBeforeClientUat => "session-token-iat-before-client-uat",
             Reason::DevBrowserMissing => "dev-browser-missing",
             Reason::DevBrowserSync => "dev-browser-sync",
+            Reason::WebhookMissingHeaders => "webhook-missing-headers",
+            Reason::WebhookInvalidSignature => "webhook-invalid-signature",
+            Reason::WebhookTimestampOutOfRange => "webhook-timestamp-out-of-range",
+            Reason::WebhookInvalidPayload => "webhook-invalid-payload",
+            Reason::WebhookBodyTooLarge => "webhook-body-too-large",
+            Reason::WebhookDeliveryInProgress => "webhook-delivery-in-progress",
         }
     }
 
-    /// The HTTP status this reason is answered with: 401, 403 or 503.
+    /// The HTTP status this reason is answered with: 401, 403 or 503 for
+    /// tokens; 400, 409 or 413 for webhook deliveries.
     ///
     /// ```
     /// use axum::http::StatusCode;
     /// assert_eq!(clerk_guard::Reason::JwkRemoteFailedToLoad.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// assert_eq!(clerk_guard::Reason::WebhookInvalidSignature.status(), StatusCode::BAD_REQUEST);
     /// ```
     pub const fn status(self) -> StatusCode {
         match self {
+            Reason::WebhookMissingHeaders
+            | Reason::WebhookInvalidSignature
+            | Reason::WebhookTimestampOutOfRange
+            | Reason::WebhookInvalidPayload => StatusCode::BAD_REQUEST,
+            Reason::WebhookBodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::WebhookDeliveryInProgress => StatusCode::CONFLICT,
             Reason::MissingRole
             | Reason::MissingOrgRole
             | Reason::MissingPermission
@@ -154,7 +185,8 @@ impl Reason {
     }
 
     /// The RFC 6750 `error` value: `invalid_token`, `insufficient_scope`,
-    /// `temporarily_unavailable`, or `unauthorized` when no token was sent.
+    /// `temporarily_unavailable`, or `unauthorized` when no token was sent;
+    /// `invalid_request` for a webhook delivery.
     ///
     /// ```
     /// assert_eq!(clerk_guard::Reason::MissingPermission.error(), "insufficient_scope");
@@ -163,6 +195,9 @@ impl Reason {
         // Derived from the status, so the two never disagree.
         match (self, self.status()) {
             (Reason::TokenMissing | Reason::ClientUatWithoutSessionToken, _) => "unauthorized",
+            (_, s) if s.as_u16() < 500 && s.as_u16() != 401 && s.as_u16() != 403 => {
+                "invalid_request"
+            }
             (_, StatusCode::FORBIDDEN) => "insufficient_scope",
             (_, StatusCode::SERVICE_UNAVAILABLE) => "temporarily_unavailable",
             _ => "invalid_token",
@@ -173,6 +208,19 @@ impl Reason {
     /// no configuration). Never treated as signed out.
     pub(crate) fn is_unavailable(self) -> bool {
         self.status().as_u16() == 503
+    }
+
+    /// Whether this is a webhook delivery's reason (no bearer challenge).
+    pub(crate) const fn is_webhook(self) -> bool {
+        matches!(
+            self,
+            Reason::WebhookMissingHeaders
+                | Reason::WebhookInvalidSignature
+                | Reason::WebhookTimestampOutOfRange
+                | Reason::WebhookInvalidPayload
+                | Reason::WebhookBodyTooLarge
+                | Reason::WebhookDeliveryInProgress
+        )
     }
 }
 

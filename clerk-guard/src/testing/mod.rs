@@ -23,11 +23,13 @@ mod frontend_api;
 mod issuer;
 mod key;
 mod token;
+mod webhook;
 
 pub use backend_api::{BackendApiMode, OpaqueTokenBuilder};
 pub use issuer::{JwksMode, TestIssuer};
 pub use key::{TestAlg, TestKey};
 pub use token::{ClaimShape, TokenBuilder};
+pub use webhook::{webhook_event, SignedWebhook, WebhookBuilder, TEST_WEBHOOK_SECRET};
 
 /// The secret key the local Backend API expects (and [`TestIssuer::config`] sends).
 ///

@@ -52,6 +52,12 @@ pub fn init(config: ClerkConfig) -> Result<ClerkVerifier, ConfigError> {
     }
 }
 
+/// The process-wide verifier if it was created (by [`init`] or a first
+/// use), without creating it.
+pub(crate) fn initialised() -> Option<&'static ClerkVerifier> {
+    GLOBAL.get().and_then(|verifier| verifier.as_ref().ok())
+}
+
 /// The process-wide verifier, created from the environment on first use.
 /// A configuration error is returned (and logged once) rather than panicking;
 /// requests then answer 503 `configuration-invalid`.

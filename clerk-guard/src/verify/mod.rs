@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
+pub(crate) use global::initialised;
 pub(crate) use global::own_verifiers_exist;
 pub use global::{global, init};
 
