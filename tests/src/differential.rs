@@ -12,11 +12,12 @@ use serde_json::Value;
 pub const CLERK_BACKEND_VERSION: &str = "3.25.0";
 
 /// The scripts and manifests copied next to the installed package.
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "package.json",
     "package-lock.json",
     "clerk_verdict.mjs",
     "clerk_browser.mjs",
+    "clerk_webhooks.mjs",
 ];
 
 /// Where `@clerk/backend` is installed (below `target_tmp`), or why it
