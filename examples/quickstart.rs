@@ -6,10 +6,12 @@
 //! spec is at `/openapi.json` and a Scalar page at `/docs`: each
 //! `#[clerk_protected]` above `#[utoipa::path]` documents its own security.
 
+use axum::http::StatusCode;
 use axum::response::Html;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use clerk_guard::openapi::ClerkSecurity;
+use clerk_guard::webhooks::{ClerkEvent, ClerkWebhook, ReplayGuard, UserEvent};
 use clerk_guard::{clerk_protected, ClerkAuth, Principal, TokenKind};
 use clerk_guard_examples::{configure, init_tracing, serve, session_seconds};
 use serde_json::{json, Value};
@@ -118,6 +120,37 @@ async fn dashboard(auth: ClerkAuth) -> Html<String> {
     ))
 }
 
+/// Clerk's webhooks (in Clerk's dashboard: Webhooks, endpoint
+/// `https://<your host>/webhooks/clerk`): only a delivery signed with the
+/// endpoint's secret (`CLERK_WEBHOOK_SIGNING_SECRET`) reaches this handler,
+/// typed; the replay guard runs each delivery once.
+async fn clerk_webhook(event: ClerkWebhook) -> Result<Json<Value>, StatusCode> {
+    match event.parse::<ClerkEvent>() {
+        Ok(ClerkEvent::User(UserEvent::Created(user) | UserEvent::Updated(user))) => {
+            tracing::info!(
+                id = event.id(),
+                "{}: upsert {} <{}>",
+                event.kind(),
+                user.id,
+                user.primary_email().unwrap_or("-")
+            );
+        }
+        Ok(ClerkEvent::User(UserEvent::Deleted(gone))) => {
+            tracing::info!(
+                id = event.id(),
+                "user.deleted: delete {}",
+                gone.id.as_deref().unwrap_or("-")
+            );
+        }
+        Ok(_) => tracing::info!(id = event.id(), "{}: nothing to sync", event.kind()),
+        Err(e) => {
+            tracing::warn!(id = event.id(), "{}: unexpected data: {e}", event.kind());
+            return Err(StatusCode::BAD_REQUEST);
+        }
+    }
+    Ok(Json(json!({ "received": event.kind(), "id": event.id() })))
+}
+
 /// The quickstart's OpenAPI document, with Clerk's security on every
 /// protected route.
 #[derive(OpenApi)]
@@ -148,8 +181,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/machine", get(machine))
         .route("/any", get(any))
         .route("/dashboard", get(dashboard))
+        .route(
+            "/webhooks/clerk",
+            post(clerk_webhook).layer(ReplayGuard::new()),
+        )
         .route("/openapi.json", get(openapi_json))
         .merge(Scalar::with_url("/docs", ApiDoc::openapi()));
+    // Webhooks: the local issuer's secret, else CLERK_WEBHOOK_SIGNING_SECRET.
+    let app = match &issuer {
+        Some(issuer) => app.layer(Extension(issuer.webhook_verifier())),
+        None => {
+            if std::env::var("CLERK_WEBHOOK_SIGNING_SECRET").is_err() {
+                tracing::warn!(
+                    "CLERK_WEBHOOK_SIGNING_SECRET is not set: /webhooks/clerk answers 503 \
+                     (copy the secret from the endpoint's page in Clerk's dashboard)"
+                );
+            }
+            app
+        }
+    };
 
     if let Some(issuer) = &issuer {
         let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
@@ -273,6 +323,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
             }
         }
+        let user_created = clerk_guard::testing::webhook_event(
+            "user.created",
+            json!({
+                "id": "user_new",
+                "object": "user",
+                "first_name": "Ada",
+                "primary_email_address_id": "idn_1",
+                "email_addresses": [{"id": "idn_1", "object": "email_address", "email_address": "ada@example.com"}],
+            }),
+        );
+        let delivery = issuer.webhook(user_created).sign();
+        let webhook_url = format!("{base}/webhooks/clerk");
+        println!(
+            "\n# a user.created webhook signed with the local secret, as Clerk signs them \
+             (for 5 minutes; the same delivery again is answered without running the handler twice): \
+             /webhooks/clerk 200"
+        );
+        println!("{}", delivery.curl(&webhook_url));
+        println!("\n# the same delivery with its body changed: /webhooks/clerk 400 webhook-invalid-signature");
+        let tampered = delivery.body.replace("ada@example.com", "eve@example.com");
+        println!("{}", delivery.with_body(tampered).curl(&webhook_url));
         println!(
             "\n# in a browser: open {base}/dashboard (at 127.0.0.1, which shares cookies with \
              the local sign-in page): you are sent to sign in, come back signed in, and after \

@@ -46,6 +46,68 @@ fn expectations(comment: &str) -> HashMap<String, u16> {
         .collect()
 }
 
+/// The words of a shell line that quotes with `'…'` (and `'\''` for a quote).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let (mut quoted, mut escaped) = (false, false);
+    for c in line.chars() {
+        match (c, quoted, escaped) {
+            (c, _, true) => {
+                word.get_or_insert_with(String::new).push(c);
+                escaped = false;
+            }
+            ('\'', _, _) => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            ('\\', false, _) => escaped = true,
+            (' ', false, _) => words.extend(word.take()),
+            (c, _, _) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// A printed `curl -X POST` line: its URL, headers and body.
+struct Post {
+    url: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn post_line(line: &str) -> Post {
+    let words = shell_words(line);
+    let after = |flag: &str| {
+        words
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| *w == flag)
+            .map(|(i, _)| words[i + 1].clone())
+            .collect::<Vec<_>>()
+    };
+    Post {
+        url: after("POST").remove(0),
+        headers: after("-H")
+            .into_iter()
+            .map(|h| {
+                let (name, value) = h.split_once(": ").unwrap();
+                (name.to_owned(), value.to_owned())
+            })
+            .collect(),
+        body: after("--data-raw").remove(0),
+    }
+}
+
+#[test]
+fn shell_words_read_quotes_as_a_shell_does() {
+    assert_eq!(
+        shell_words(r#"curl -H 'a: b' --data-raw '{"x":"it'\''s"}'"#),
+        ["curl", "-H", "a: b", "--data-raw", r#"{"x":"it's"}"#]
+    );
+}
+
 #[tokio::test]
 async fn every_printed_curl_line_answers_as_printed() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -71,11 +133,17 @@ async fn every_printed_curl_line_answers_as_printed() {
 
     let mut expected = HashMap::new();
     let mut checks = Vec::new();
+    let mut posts = Vec::new();
     let mut listening = false;
     for line in stdout.lines() {
         let line = line.unwrap();
         if let Some(comment) = line.strip_prefix("# ") {
             expected = expectations(comment);
+        } else if line.starts_with("curl -i -X POST") {
+            let status = *expected
+                .get("webhooks/clerk")
+                .expect("a webhook expectation");
+            posts.push((post_line(&line), status));
         } else if line.starts_with("curl ") {
             let url = line.rsplit(' ').next().unwrap().to_owned();
             let token = line
@@ -100,6 +168,20 @@ async fn every_printed_curl_line_answers_as_printed() {
     );
 
     let client = reqwest::Client::new();
+    // The webhook lines: a signed delivery (200, twice: the second is the
+    // replay guard's), then the tampered one (400).
+    assert_eq!(
+        posts.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [200, 400]
+    );
+    for (post, status) in posts.iter().take(1).chain(&posts) {
+        let mut request = client.post(&post.url).body(post.body.clone());
+        for (name, value) in &post.headers {
+            request = request.header(name, value);
+        }
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status().as_u16(), *status, "{}", post.body);
+    }
     for (url, token, status) in checks {
         let mut request = client.get(&url);
         if let Some(token) = &token {
