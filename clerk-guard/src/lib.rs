@@ -168,6 +168,12 @@
 //! registers Clerk's bearer scheme and each protected route's 401/403/503
 //! responses.
 //!
+//! # Webhooks
+//!
+//! [`webhooks::ClerkWebhook`] verifies Clerk's webhook deliveries (as
+//! `verifyWebhook` of `@clerk/backend` does) and hands the handler the event,
+//! untyped or typed; [`webhooks::ReplayGuard`] runs each delivery once.
+//!
 //! # Testing your app
 //!
 //! The `testing` feature brings `testing::TestIssuer`: a local issuer with
