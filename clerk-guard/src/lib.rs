@@ -212,8 +212,8 @@ pub use clerk_guard_macros::clerk_protected;
 pub use config::{
     ClerkConfig, ClerkConfigBuilder, ConfigError, DEFAULT_API_URL, DEFAULT_TOKEN_CACHE_BYTES,
 };
-pub use guard::{ClerkLayer, ClerkService, Guard, OptionalGuard};
-pub use rejection::{AuthRejection, Reason, RejectionRenderer};
+pub use guard::{ClerkExtensions, ClerkLayer, ClerkService, Guard, OptionalGuard, RefusalBody};
+pub use rejection::{AuthRejection, Protocol, Reason, RejectionRenderer};
 pub use require::{
     AcceptList, Accepting, Requirement, Reverify, ReverifyLax, ReverifyModerate, ReverifyStrict,
     ReverifyStrictMfa, SessionTokens, SignInRedirect, SignedIn,

@@ -4,8 +4,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+use axum::http::{Request, Response};
+use axum::response::IntoResponse;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -13,7 +15,10 @@ use super::outcome::{
     answer, note_layer_in_use, outcome_ready, outcome_settled, verifier_for, AuthOutcome,
     LayerUsedGlobal, Place,
 };
-use crate::rejection::AuthRejection;
+use super::body::{convert, RefusalBody};
+use crate::auth::Principal;
+use crate::rejection::{AuthRejection, Protocol};
+use crate::require::Requirement;
 use crate::token::Accepts;
 use crate::verify::ClerkVerifier;
 
@@ -46,12 +51,37 @@ use crate::verify::ClerkVerifier;
 ///     .route("/me", get(me))
 ///     .layer(ClerkLayer::required());
 /// ```
+///
+/// It serves any tower service over `http::Request<B>` whose response body
+/// is a [`RefusalBody`] (axum's, tonic's with the `tonic` feature, hyper's
+/// usual ones): a request that passes reaches the service as it came. A
+/// gRPC request (`content-type: application/grpc…`) is refused the gRPC way
+/// (HTTP 200, `grpc-status` 16, 7 or 14, the reason as `grpc-message`).
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
     verifier: Option<ClerkVerifier>,
     optional: bool,
     accepts: Accepts,
     sign_in_redirect: bool,
+    requirements: Arc<[PathRequirement]>,
+}
+
+/// A requirement on the requests whose path is `path` (every request when
+/// `None`; a prefix when it ends with `/`).
+#[derive(Debug, Clone)]
+struct PathRequirement {
+    path: Option<String>,
+    verdict: fn(&Principal) -> Result<(), AuthRejection>,
+}
+
+impl PathRequirement {
+    fn applies_to(&self, path: &str) -> bool {
+        match &self.path {
+            None => true,
+            Some(prefix) if prefix.ends_with('/') => path.starts_with(prefix.as_str()),
+            Some(exact) => path == exact,
+        }
+    }
 }
 
 impl ClerkLayer {
@@ -66,6 +96,7 @@ impl ClerkLayer {
             optional: false,
             accepts: Accepts::SESSION,
             sign_in_redirect: false,
+            requirements: Arc::new([]),
         }
     }
 
@@ -81,6 +112,7 @@ impl ClerkLayer {
             optional: true,
             accepts: Accepts::SESSION,
             sign_in_redirect: false,
+            requirements: Arc::new([]),
         }
     }
 
@@ -128,6 +160,66 @@ impl ClerkLayer {
         self.sign_in_redirect = true;
         self
     }
+
+    /// Every request must meet `R` (403 otherwise, or gRPC's 7
+    /// `PERMISSION_DENIED`), as `Guard<R>` does for one handler: a whole
+    /// router or gRPC service declares its roles, permissions, scopes,
+    /// features, plans or reverification once. On an optional layer a
+    /// request it applies to must be signed in.
+    ///
+    /// ```
+    /// use clerk_guard::{ClerkAuth, ClerkLayer, Reason, Requirement};
+    ///
+    /// struct Admin;
+    /// impl Requirement for Admin {
+    ///     fn check(auth: &ClerkAuth) -> Result<(), Reason> {
+    ///         auth.has_role("admin").then_some(()).ok_or(Reason::MissingRole)
+    ///     }
+    /// }
+    /// let layer = ClerkLayer::required().require::<Admin>();
+    /// ```
+    pub fn require<R: Requirement>(self) -> Self {
+        self.with_requirement(None, R::verdict_for)
+    }
+
+    /// Requests to `path` must meet `R`: a gRPC method
+    /// (`/package.Service/Method`), or every method of a service with a
+    /// path ending in `/` (`/package.Service/`); for HTTP, an exact path.
+    ///
+    /// ```
+    /// # use clerk_guard::{ClerkAuth, ClerkLayer, Reason, Requirement};
+    /// # struct Admin;
+    /// # impl Requirement for Admin {
+    /// #     fn check(auth: &ClerkAuth) -> Result<(), Reason> { Err(Reason::MissingRole) }
+    /// # }
+    /// let layer = ClerkLayer::required().require_for::<Admin>("/clerkguard.demo.v1.Demo/Admin");
+    /// ```
+    pub fn require_for<R: Requirement>(self, path: impl Into<String>) -> Self {
+        self.with_requirement(Some(path.into()), R::verdict_for)
+    }
+
+    fn with_requirement(
+        mut self,
+        path: Option<String>,
+        verdict: fn(&Principal) -> Result<(), AuthRejection>,
+    ) -> Self {
+        let mut requirements = self.requirements.to_vec();
+        requirements.push(PathRequirement { path, verdict });
+        self.requirements = requirements.into();
+        self
+    }
+
+    /// The verdict of every requirement that applies to `path`.
+    fn requirements_met(&self, path: &str, principal: &Principal) -> Result<(), AuthRejection> {
+        self.requirements
+            .iter()
+            .filter(|requirement| requirement.applies_to(path))
+            .try_for_each(|requirement| (requirement.verdict)(principal))
+    }
+
+    fn requires_sign_in(&self, path: &str) -> bool {
+        !self.optional || self.requirements.iter().any(|r| r.applies_to(path))
+    }
 }
 
 impl<S> Layer<S> for ClerkLayer {
@@ -154,27 +246,29 @@ pub struct ClerkService<S> {
     layer: ClerkLayer,
 }
 
-impl<S> Service<Request> for ClerkService<S>
+impl<S, B, R> Service<Request<B>> for ClerkService<S>
 where
-    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
+    R: RefusalBody + Send + 'static,
 {
-    type Response = Response;
+    type Response = Response<R>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         // The clone that was driven to readiness serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+        let mut layer = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let verifier = match layer.verifier {
+            let verifier = match layer.verifier.take() {
                 Some(verifier) => {
                     // Extractors behind the layer use its verifier too.
                     parts.extensions.insert(verifier.clone());
@@ -192,7 +286,8 @@ where
                             detail = unavailable.detail(),
                             "ClerkLayer has no verifier"
                         );
-                        return Ok(unavailable.into_response());
+                        let refused = unavailable.in_protocol(Protocol::of(&parts.headers));
+                        return Ok(convert(refused.into_response()).await);
                     }
                 },
             };
@@ -210,10 +305,11 @@ where
             };
             // Cookies the answer sets, whatever it is (Clerk's directives).
             let mut cookies = Vec::new();
+            let path = parts.uri.path();
             let admitted = settled.and_then(|(outcome, effects)| match outcome {
                 // A handshake, optional or not: the page goes through it.
                 AuthOutcome::SignedOut(rejection)
-                    if !layer.optional || rejection.redirect_location().is_some() =>
+                    if layer.requires_sign_in(path) || rejection.redirect_location().is_some() =>
                 {
                     Err(rejection)
                 }
@@ -221,11 +317,13 @@ where
                     cookies = rejection.page_cookies().to_vec();
                     Ok(None)
                 }
-                AuthOutcome::SignedIn(_) => Ok(effects),
+                AuthOutcome::SignedIn(principal) => {
+                    layer.requirements_met(path, &principal).map(|()| effects)
+                }
             });
             let effects = match answer(&verifier, &parts, admitted, layer.sign_in_redirect) {
                 Ok(effects) => effects,
-                Err(refused) => return Ok(refused.into_response()),
+                Err(refused) => return Ok(convert(refused.into_response()).await),
             };
             if let Some(effects) = effects {
                 // In development Clerk sends the browser to the clean URL.
@@ -235,7 +333,7 @@ where
                         "the session was settled anew: the page again, with its cookies",
                     )
                     .for_page(effects);
-                    return Ok(to_page.into_response());
+                    return Ok(convert(to_page.into_response()).await);
                 }
                 // The service behind sees the request as the browser will
                 // send it next: with the new session cookies first.

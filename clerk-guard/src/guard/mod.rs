@@ -3,10 +3,14 @@
 //! (the outcome is kept in the request's extensions) and renders a refusal
 //! on its way out, with the verifier's renderer.
 
+mod body;
+mod ext;
 mod extractors;
 mod guards;
 mod layer;
 mod outcome;
 
+pub use body::RefusalBody;
+pub use ext::ClerkExtensions;
 pub use guards::{Guard, OptionalGuard, SoleGuard};
 pub use layer::{ClerkLayer, ClerkService};

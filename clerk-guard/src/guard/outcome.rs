@@ -10,7 +10,7 @@ use axum::http::HeaderValue;
 
 use crate::auth::{ClerkAuth, Principal, VerifierId};
 use crate::browser::{self, PageOutcome, PageRequest};
-use crate::rejection::{AuthRejection, PageAnswer, Reason};
+use crate::rejection::{AuthRejection, PageAnswer, Protocol, Reason};
 use crate::token::{header_token, is_request_token, Accepts, TokenKind};
 use crate::verify::{global, own_verifiers_exist, ClerkVerifier};
 
@@ -393,6 +393,7 @@ pub(super) fn answer<T>(
     sign_in: bool,
 ) -> Result<T, AuthRejection> {
     verifier.render(result).map_err(|mut refused| {
+        refused = refused.in_protocol(Protocol::of(&parts.headers));
         let request = PageRequest::of(parts);
         if request.is_page() {
             refused.page_mut().page_request = true;

@@ -23,6 +23,46 @@ use axum::Json;
 /// ```
 pub type RejectionRenderer = Arc<dyn Fn(&AuthRejection) -> Response + Send + Sync>;
 
+/// The protocol a refusal answers: plain HTTP (RFC 6750), or gRPC (a
+/// request whose `content-type` is `application/grpc…`), where a refusal is
+/// an HTTP 200 carrying `grpc-status` and `grpc-message`.
+///
+/// ```
+/// use clerk_guard::{AuthRejection, Protocol, Reason};
+/// assert_eq!(AuthRejection::new(Reason::TokenExpired).protocol(), Protocol::Http);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// HTTP: 401/403/503 with `WWW-Authenticate` and a JSON body.
+    #[default]
+    Http,
+    /// gRPC: HTTP 200, `grpc-status` 16/7/14 and the reason as `grpc-message`.
+    Grpc,
+}
+
+impl Protocol {
+    /// The protocol of a request with these headers.
+    ///
+    /// ```
+    /// use axum::http::{header, HeaderMap, HeaderValue};
+    /// use clerk_guard::Protocol;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
+    /// assert_eq!(Protocol::of(&headers), Protocol::Grpc);
+    /// ```
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        let grpc = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        if grpc {
+            Protocol::Grpc
+        } else {
+            Protocol::Http
+        }
+    }
+}
+
 /// A refused request: the [`Reason`], a short operator-facing detail (logged,
 /// never sent), and how to render it.
 ///
@@ -50,6 +90,8 @@ pub struct AuthRejection {
     /// `{"level": …, "afterMinutes": …}`, as Clerk's body carries it.
     reverification: Option<serde_json::Value>,
     renderer: Option<RejectionRenderer>,
+    /// HTTP or gRPC: how the default response is written.
+    protocol: Protocol,
     /// What a browser's page gets instead of (or besides) the RFC 6750
     /// answer; boxed, as most refusals have none.
     page: Option<Box<PageAnswer>>,
@@ -85,6 +127,7 @@ impl AuthRejection {
             retry_after: None,
             reverification: None,
             renderer: None,
+            protocol: Protocol::Http,
             page: None,
         }
     }
@@ -129,7 +172,46 @@ impl AuthRejection {
             retry_after: None,
             reverification: None,
             renderer: None,
+            protocol: Protocol::Http,
             page: None,
+        }
+    }
+
+    /// This refusal, answered in `protocol`.
+    pub(crate) fn in_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The protocol the refusal answers (a custom renderer can write a
+    /// gRPC answer for [`Protocol::Grpc`], or call
+    /// [`default_response`](Self::default_response), which does).
+    ///
+    /// ```
+    /// # use clerk_guard::{AuthRejection, Protocol, Reason};
+    /// assert_eq!(AuthRejection::new(Reason::MissingRole).protocol(), Protocol::Http);
+    /// ```
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The gRPC status code of this refusal: 16 `UNAUTHENTICATED` for a
+    /// missing, invalid or expired token, 7 `PERMISSION_DENIED` for a
+    /// requirement not met, 14 `UNAVAILABLE` when keys, configuration or
+    /// the Backend API are unavailable (3 `INVALID_ARGUMENT` for a webhook).
+    ///
+    /// ```
+    /// # use clerk_guard::{AuthRejection, Reason};
+    /// assert_eq!(AuthRejection::new(Reason::TokenExpired).grpc_status(), 16);
+    /// assert_eq!(AuthRejection::new(Reason::MissingRole).grpc_status(), 7);
+    /// assert_eq!(AuthRejection::new(Reason::JwkRemoteFailedToLoad).grpc_status(), 14);
+    /// ```
+    pub fn grpc_status(&self) -> u16 {
+        match self.reason.status().as_u16() {
+            401 => 16,
+            403 => 7,
+            503 => 14,
+            _ => 3,
         }
     }
 
@@ -254,6 +336,9 @@ impl AuthRejection {
     /// assert!(response.headers().contains_key("retry-after"));
     /// ```
     pub fn default_response(&self) -> Response {
+        if self.protocol == Protocol::Grpc {
+            return self.grpc_response();
+        }
         let reason = self.reason;
         let body = match (reason, &self.reverification) {
             // Clerk's own body: `useReverification()` reads exactly this.
@@ -292,6 +377,39 @@ impl AuthRejection {
     }
 }
 
+impl AuthRejection {
+    /// gRPC's answer: HTTP 200, no body, the status in `grpc-status` and
+    /// the reason code in `grpc-message` (percent-encoded as gRPC requires),
+    /// `retry-after` kept as metadata on 14.
+    fn grpc_response(&self) -> Response {
+        let mut response = StatusCode::OK.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
+        if let Ok(message) = HeaderValue::try_from(grpc_percent_encode(self.reason.code())) {
+            headers.insert("grpc-message", message);
+        }
+        if let Some(secs) = self.retry_after_secs() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// gRPC's `grpc-message` encoding: bytes outside printable ASCII, and `%`,
+/// as `%XX`.
+pub(crate) fn grpc_percent_encode(message: &str) -> String {
+    let mut encoded = String::with_capacity(message.len());
+    for byte in message.bytes() {
+        if (0x20..=0x7e).contains(&byte) && byte != b'%' {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 impl fmt::Debug for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthRejection")
@@ -300,6 +418,7 @@ impl fmt::Debug for AuthRejection {
             .field("retry_after", &self.retry_after)
             .field("custom_renderer", &self.renderer.is_some())
             .field("redirect", &self.redirect_location())
+            .field("protocol", &self.protocol)
             .finish()
     }
 }
@@ -315,6 +434,32 @@ impl std::error::Error for AuthRejection {}
 impl From<Reason> for AuthRejection {
     fn from(reason: Reason) -> Self {
         AuthRejection::new(reason)
+    }
+}
+
+/// A refusal as a tonic `Status` (feature `tonic`), for a check inside a
+/// tonic method: the code of [`AuthRejection::grpc_status`], the reason code
+/// as the message.
+///
+/// ```
+/// # #[cfg(feature = "tonic")] {
+/// use clerk_guard::{AuthRejection, Reason};
+/// let status = tonic::Status::from(AuthRejection::new(Reason::MissingRole));
+/// assert_eq!(status.code(), tonic::Code::PermissionDenied);
+/// assert_eq!(status.message(), "missing-role");
+/// # }
+/// ```
+#[cfg(feature = "tonic")]
+impl From<AuthRejection> for tonic::Status {
+    fn from(rejection: AuthRejection) -> Self {
+        let code = tonic::Code::from_i32(i32::from(rejection.grpc_status()));
+        let mut status = tonic::Status::new(code, rejection.reason().code());
+        if let Some(secs) = rejection.retry_after_secs() {
+            if let Ok(value) = secs.to_string().parse() {
+                status.metadata_mut().insert("retry-after", value);
+            }
+        }
+        status
     }
 }
 
