@@ -2,6 +2,8 @@
 //! environment, or the testing kit's local issuer when no Clerk settings are
 //! present, plus logging and serving.
 
+pub mod grpc;
+
 use std::error::Error;
 
 use clerk_guard::testing::TestIssuer;

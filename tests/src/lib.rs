@@ -16,6 +16,35 @@ use serde_json::{json, Value};
 
 pub mod differential;
 
+/// A child process killed when dropped (an example server under test).
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `target/<profile>/examples/<name>`, built by `cargo test --workspace`.
+/// (Building it from a test could wait forever on the lock the running
+/// cargo holds on the target directory.)
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join("examples").join(name);
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo test --workspace`, which builds the examples",
+        binary.display()
+    );
+    binary
+}
+
 /// Starts `router` on `127.0.0.1:<free port>` and returns its base URL.
 pub async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -6,32 +6,9 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `target/<profile>/examples/quickstart`, built by `cargo test --workspace`.
-/// (Building it from here could wait forever on the lock the running cargo
-/// holds on the target directory.)
-fn quickstart_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let binary = profile_dir.join("examples").join("quickstart");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo test --workspace`, which builds the examples",
-        binary.display()
-    );
-    binary
-}
+use clerk_guard_tests::{example_binary, KillOnDrop};
 
 /// `/me 200, /maybe 200 {"sub":null}, /admin 403` → route → status.
 fn expectations(comment: &str) -> HashMap<String, u16> {
@@ -115,7 +92,7 @@ async fn every_printed_curl_line_answers_as_printed() {
         .local_addr()
         .unwrap()
         .port();
-    let mut command = Command::new(quickstart_binary());
+    let mut command = Command::new(example_binary("quickstart"));
     command
         .env("PORT", port.to_string())
         .env("RUST_LOG", "warn")

@@ -87,7 +87,9 @@ impl<E: 'static> RefusalBody for BoxBody<Bytes, E> {
 
 impl<E: From<axum::Error> + 'static> RefusalBody for UnsyncBoxBody<Bytes, E> {
     fn from_bytes(bytes: Bytes) -> Self {
-        Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+        Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync()
     }
 
     fn from_body(body: Body) -> Result<Self, Body> {
@@ -117,11 +119,17 @@ impl RefusalBody for tonic::body::Body {
 }
 
 /// `response` (an axum response) with `B` for its body.
-pub(super) async fn convert<B: RefusalBody>(response: axum::response::Response) -> axum::http::Response<B> {
+pub(super) async fn convert<B: RefusalBody>(
+    response: axum::response::Response,
+) -> axum::http::Response<B> {
     let (parts, body) = response.into_parts();
     let body = match B::from_body(body) {
         Ok(body) => body,
-        Err(body) => B::from_bytes(axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default()),
+        Err(body) => B::from_bytes(
+            axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default(),
+        ),
     };
     axum::http::Response::from_parts(parts, body)
 }

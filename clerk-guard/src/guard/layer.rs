@@ -11,11 +11,11 @@ use axum::response::IntoResponse;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::body::{convert, RefusalBody};
 use super::outcome::{
     answer, note_layer_in_use, outcome_ready, outcome_settled, verifier_for, AuthOutcome,
     LayerUsedGlobal, Place,
 };
-use super::body::{convert, RefusalBody};
 use crate::auth::Principal;
 use crate::rejection::{AuthRejection, Protocol};
 use crate::require::Requirement;

@@ -384,7 +384,10 @@ impl AuthRejection {
     fn grpc_response(&self) -> Response {
         let mut response = StatusCode::OK.into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
         headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
         if let Ok(message) = HeaderValue::try_from(grpc_percent_encode(self.reason.code())) {
             headers.insert("grpc-message", message);
