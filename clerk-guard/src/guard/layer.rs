@@ -63,7 +63,8 @@ pub struct ClerkLayer {
     optional: bool,
     accepts: Accepts,
     sign_in_redirect: bool,
-    requirements: Arc<[PathRequirement]>,
+    /// `None` without requirements: no reference count per request.
+    requirements: Option<Arc<[PathRequirement]>>,
 }
 
 /// A requirement on the requests whose path is `path` (every request when
@@ -96,7 +97,7 @@ impl ClerkLayer {
             optional: false,
             accepts: Accepts::SESSION,
             sign_in_redirect: false,
-            requirements: Arc::new([]),
+            requirements: None,
         }
     }
 
@@ -112,7 +113,7 @@ impl ClerkLayer {
             optional: true,
             accepts: Accepts::SESSION,
             sign_in_redirect: false,
-            requirements: Arc::new([]),
+            requirements: None,
         }
     }
 
@@ -203,9 +204,9 @@ impl ClerkLayer {
         path: Option<String>,
         verdict: fn(&Principal) -> Result<(), AuthRejection>,
     ) -> Self {
-        let mut requirements = self.requirements.to_vec();
+        let mut requirements = self.requirements.as_deref().unwrap_or_default().to_vec();
         requirements.push(PathRequirement { path, verdict });
-        self.requirements = requirements.into();
+        self.requirements = Some(requirements.into());
         self
     }
 
@@ -213,12 +214,18 @@ impl ClerkLayer {
     fn requirements_met(&self, path: &str, principal: &Principal) -> Result<(), AuthRejection> {
         self.requirements
             .iter()
+            .flat_map(|requirements| requirements.iter())
             .filter(|requirement| requirement.applies_to(path))
             .try_for_each(|requirement| (requirement.verdict)(principal))
     }
 
     fn requires_sign_in(&self, path: &str) -> bool {
-        !self.optional || self.requirements.iter().any(|r| r.applies_to(path))
+        !self.optional
+            || self
+                .requirements
+                .iter()
+                .flat_map(|requirements| requirements.iter())
+                .any(|r| r.applies_to(path))
     }
 }
 
