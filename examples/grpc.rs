@@ -10,23 +10,14 @@
 
 use clerk_guard::TokenKind;
 use clerk_guard_examples::grpc::{layer, DemoServer};
-use clerk_guard_examples::{configure, init_tracing};
+use clerk_guard_examples::{configure, init_tracing, listen};
+use tonic::transport::server::TcpIncoming;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
     let issuer = configure().await?;
-    let port = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse::<u16>()
-            .map_err(|_| format!("PORT={port} is not a port number"))?,
-        Err(_) => 50051,
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| {
-            format!("cannot listen on 127.0.0.1:{port}: {e} (set PORT to use another port)")
-        })?;
+    let listener = listen(50051).await?;
     let addr = listener.local_addr()?;
 
     if let Some(issuer) = &issuer {
@@ -77,16 +68,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic::transport::Server::builder()
         .layer(layer())
         .add_service(DemoServer)
-        .serve_with_incoming_shutdown(tokio_stream_listener(listener), async {
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
     Ok(())
-}
-
-/// The listener's connections, as tonic takes them.
-fn tokio_stream_listener(
-    listener: tokio::net::TcpListener,
-) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener)
 }

@@ -14,10 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, Response};
@@ -28,15 +25,9 @@ use http_body_util::Full;
 use tower_layer::Layer as _;
 use tower_service::Service;
 
-const ROUNDS: usize = 400;
-const BATCH: usize = 50;
+mod common;
 
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("waited: the token was not cached"),
-    }
-}
+use common::{interleaved, ready};
 
 /// A plain tower service with its own body type.
 #[derive(Clone)]
@@ -73,40 +64,12 @@ measured!(
     measured_plain_layer
 );
 
-fn median_interleaved(runs: &mut [&mut dyn FnMut(usize)]) -> Vec<f64> {
-    let mut times = vec![Vec::with_capacity(ROUNDS); runs.len()];
-    for round in 0..ROUNDS {
-        for (run, times) in runs.iter_mut().zip(&mut times) {
-            let start = Instant::now();
-            for i in 0..BATCH {
-                run(round * BATCH + i);
-            }
-            times.push(start.elapsed().as_nanos() as f64 / BATCH as f64);
-        }
-    }
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
-        })
-        .collect()
-}
-
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
     let issuer = runtime.block_on(TestIssuer::start()).unwrap();
     let verifier = ClerkVerifier::new(issuer.config().build().unwrap()).unwrap();
-    let tokens: Vec<String> = (0..64)
-        .map(|i| {
-            issuer
-                .token()
-                .subject(&format!("user_{i}"))
-                .expires_in(3600)
-                .sign()
-        })
-        .collect();
+    let tokens = common::tokens(&issuer);
     for token in &tokens {
         runtime.block_on(verifier.verify(token)).unwrap();
     }
@@ -145,7 +108,7 @@ fn main() {
         measured_plain_layer(&mut run_plain_layer, n);
         return;
     }
-    let t = median_interleaved(&mut [
+    let t = interleaved(&mut [
         &mut run_router,
         &mut run_router_layer,
         &mut run_plain,

@@ -17,11 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-use std::time::Instant;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use axum::body::Body;
@@ -32,16 +28,9 @@ use clerk_guard::clerk_protected;
 use clerk_guard::testing::TestIssuer;
 use tower_service::Service as _;
 
-const ROUNDS: usize = 400;
-const BATCH: usize = 50;
+mod common;
 
-/// Polls a future that completes without waiting (keys already cached).
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("waited on I/O: keys were not cached"),
-    }
-}
+use common::{interleaved, ready};
 
 #[clerk_protected]
 async fn guarded() -> &'static str {
@@ -84,42 +73,13 @@ fn measured_guarded(run: &mut dyn FnMut(usize), n: usize) {
     }
 }
 
-/// Median nanoseconds per call of each of `runs`, batches interleaved.
-fn interleaved(runs: &mut [&mut dyn FnMut(usize)]) -> Vec<f64> {
-    let mut times = vec![Vec::with_capacity(ROUNDS); runs.len()];
-    for round in 0..ROUNDS {
-        for (run, times) in runs.iter_mut().zip(&mut times) {
-            let start = Instant::now();
-            for i in 0..BATCH {
-                run(round * BATCH + i);
-            }
-            times.push(start.elapsed().as_nanos() as f64 / BATCH as f64);
-        }
-    }
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
-        })
-        .collect()
-}
-
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
     let issuer = runtime.block_on(TestIssuer::start()).unwrap();
     // The global verifier, as the quickstart sets it (no layer in front).
     let cold = clerk_guard::init(issuer.config().token_cache_bytes(0).build().unwrap()).unwrap();
-    let tokens: Vec<String> = (0..64)
-        .map(|i| {
-            issuer
-                .token()
-                .subject(&format!("user_{i}"))
-                .expires_in(3600)
-                .sign()
-        })
-        .collect();
+    let tokens = common::tokens(&issuer);
     runtime.block_on(cold.verify(&tokens[0])).unwrap();
     let key = Arc::new(
         ParsedPublicKey::new(

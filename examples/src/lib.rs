@@ -57,19 +57,24 @@ pub fn session_seconds() -> u64 {
         .unwrap_or(60)
 }
 
-/// Serves `app` on `127.0.0.1:$PORT` (default `default_port`) until Ctrl-C.
-pub async fn serve(app: axum::Router, default_port: u16) -> Result<(), Box<dyn Error>> {
+/// A listener on `127.0.0.1:$PORT` (default `default_port`).
+pub async fn listen(default_port: u16) -> Result<tokio::net::TcpListener, Box<dyn Error>> {
     let port = match std::env::var("PORT") {
         Ok(port) => port
             .parse::<u16>()
             .map_err(|_| format!("PORT={port} is not a port number"))?,
         Err(_) => default_port,
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+    Ok(tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| {
             format!("cannot listen on 127.0.0.1:{port}: {e} (set PORT to use another port)")
-        })?;
+        })?)
+}
+
+/// Serves `app` on `127.0.0.1:$PORT` (default `default_port`) until Ctrl-C.
+pub async fn serve(app: axum::Router, default_port: u16) -> Result<(), Box<dyn Error>> {
+    let listener = listen(default_port).await?;
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -55,6 +55,17 @@ pub fn clerk_backend(target_tmp: &Path) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// [`clerk_backend`], or `None` after saying why `suite` is skipped.
+pub fn clerk_backend_or_skip(target_tmp: &Path, suite: &str) -> Option<PathBuf> {
+    match clerk_backend(target_tmp) {
+        Ok(dir) => Some(dir),
+        Err(why) => {
+            println!("NOTICE: the {suite} differential test is skipped: {why}");
+            None
+        }
+    }
+}
+
 /// Runs `script` in `dir` with `input` on stdin; its JSON lines (those of
 /// an object with an `id`). Panics if the script fails.
 pub fn run_script(dir: &Path, script: &str, input: &Value) -> Vec<Value> {

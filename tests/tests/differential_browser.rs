@@ -161,14 +161,11 @@ async fn handshake_return(
 // waits on node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_come_to_the_same_state_as_with_clerks_own_middleware() {
-    let dir = match clerk_guard_tests::differential::clerk_backend(Path::new(env!(
-        "CARGO_TARGET_TMPDIR"
-    ))) {
-        Ok(dir) => dir,
-        Err(why) => {
-            println!("NOTICE: the browser differential test is skipped: {why}");
-            return;
-        }
+    let Some(dir) = clerk_guard_tests::differential::clerk_backend_or_skip(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "browser",
+    ) else {
+        return;
     };
     let issuer = TestIssuer::start().await.unwrap();
     let other = TestIssuer::start().await.unwrap();
