@@ -497,3 +497,29 @@ fn redirect(page: &PageAnswer) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        assert_eq!(grpc_percent_encode("token-expired"), "token-expired");
+        assert_eq!(grpc_percent_encode("50% é\n"), "50%25 %C3%A9%0A");
+    }
+
+    #[test]
+    fn a_grpc_refusal_is_a_200_with_the_status_and_no_body() {
+        let refused = AuthRejection::new(Reason::JwkRemoteFailedToLoad)
+            .retry_after(Duration::from_millis(1500))
+            .in_protocol(Protocol::Grpc);
+        let response = refused.default_response();
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        assert_eq!(headers["grpc-status"], "14");
+        assert_eq!(headers["grpc-message"], "jwk-remote-failed-to-load");
+        assert_eq!(headers["retry-after"], "2");
+        assert_eq!(headers["content-type"], "application/grpc");
+        assert!(!headers.contains_key("www-authenticate"));
+    }
+}
