@@ -43,16 +43,17 @@
 mod event;
 mod replay;
 mod resources;
+mod typed;
 mod verifier;
 
-pub use event::{
-    ClerkEvent, EmailEvent, FromWebhookEvent, InvitationEvent, MembershipEvent,
-    OrganizationDomainEvent, OrganizationEvent, PaymentAttemptEvent, PermissionEvent, RoleEvent,
-    SessionEvent, SmsEvent, SubscriptionEvent, SubscriptionItemEvent, UserEvent, WaitlistEvent,
-    WebhookEvent,
-};
+pub use event::{FromWebhookEvent, WebhookEvent};
 pub use replay::{ReplayGuard, ReplayService};
 pub use resources::*;
+pub use typed::{
+    ClerkEvent, EmailEvent, InvitationEvent, MembershipEvent, OrganizationDomainEvent,
+    OrganizationEvent, PaymentAttemptEvent, PermissionEvent, RoleEvent, SessionEvent, SmsEvent,
+    SubscriptionEvent, SubscriptionItemEvent, UserEvent, WaitlistEvent,
+};
 pub use verifier::{
     WebhookVerifier, WebhookVerifierBuilder, DEFAULT_MAX_BODY_BYTES, WEBHOOK_TOLERANCE_SECS,
 };
