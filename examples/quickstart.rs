@@ -12,7 +12,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use clerk_guard::openapi::ClerkSecurity;
 use clerk_guard::webhooks::{ClerkEvent, ClerkWebhook, ReplayGuard, UserEvent};
-use clerk_guard::{clerk_protected, ClerkAuth, Principal, TokenKind};
+use clerk_guard::{clerk_protected, ClerkAuth, Principal};
+use std::sync::Arc;
+
+use clerk_guard_examples::guide::{self, dev_token_route};
 use clerk_guard_examples::{configure, init_tracing, serve, session_seconds};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
@@ -201,155 +204,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
+    let (app, issuer) = match issuer {
+        // Embedded mode only: more tokens on demand.
+        Some(issuer) => {
+            let issuer = Arc::new(issuer);
+            (
+                app.merge(dev_token_route(Arc::clone(&issuer))),
+                Some(issuer),
+            )
+        }
+        None => (app, None),
+    };
     if let Some(issuer) = &issuer {
         let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
         let base = format!("http://127.0.0.1:{port}");
-        let hour = 3600;
-        let user = issuer.token().subject("user_plain").expires_in(hour).sign();
-        let admin = issuer
-            .token()
-            .subject("user_admin")
-            .roles(["admin"])
-            .expires_in(hour)
-            .sign();
-        let member = issuer
-            .token()
-            .subject("user_member")
-            .org("org_acme", "acme", "member")
-            .permissions(["org:billing:manage"])
-            .expires_in(hour)
-            .sign();
-        let subscriber = issuer
-            .token()
-            .subject("user_pro")
-            .plans(["u:pro"])
-            .features(["u:reports"])
-            .factor_ages(2, 2)
-            .expires_in(hour)
-            .sign();
-        let lapsed = issuer
-            .token()
-            .subject("user_free")
-            .plans(["u:free"])
-            .features(["u:export"])
-            .factor_ages(600, 600)
-            .expires_in(hour)
-            .sign();
-        println!("\nNo Clerk settings found: the tokens below come from an embedded local issuer");
         println!(
-            "(JWKS {}) and are valid for one hour. Paste any line:\n",
+            "\nNo Clerk settings found: an embedded local issuer (JWKS {}) signs the tokens below.",
             issuer.jwks_url()
         );
-        println!(
-            "# no token: /public 200, /maybe 200 {{\"sub\":null}}, /me 401 token-missing, \
-             /openapi.json 200 (the spec), /docs 200 (open it in a browser)"
-        );
-        for route in ["public", "maybe", "me", "openapi.json", "docs"] {
-            println!("curl -i {base}/{route}");
+        println!();
+        for line in guide::lines(issuer, &base, session_seconds()) {
+            println!("{line}");
         }
-        for (who, token, expect) in [
-            (
-                "a plain user (user_plain)",
-                &user,
-                "/me 200, /maybe 200, /admin 403, /billing 403",
-            ),
-            (
-                "an admin (user_admin, role admin)",
-                &admin,
-                "/me 200, /maybe 200, /admin 200, /billing 403",
-            ),
-            (
-                "an org member with org:billing:manage (user_member)",
-                &member,
-                "/me 200, /maybe 200, /admin 403, /billing 200",
-            ),
-        ] {
-            println!("\n# {who}: {expect}");
-            for route in ["me", "maybe", "admin", "billing"] {
-                println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
-            }
-        }
-        for (who, token, expect) in [
-            (
-                "a pro subscriber with the reports feature, second factor 2 minutes ago (user_pro)",
-                &subscriber,
-                "/pro 200, /reports 200, /danger 200",
-            ),
-            (
-                "a free user who verified 10 hours ago (user_free)",
-                &lapsed,
-                "/pro 403, /reports 403, /danger 403 reverification-error",
-            ),
-        ] {
-            println!("\n# {who}: {expect}");
-            for route in ["pro", "reports", "danger"] {
-                println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
-            }
-        }
-        let m2m_jwt = issuer
-            .m2m_token()
-            .subject("mch_worker")
-            .expires_in(hour)
-            .sign();
-        let m2m_opaque = issuer.opaque(TokenKind::M2m).subject("mch_worker").mint();
-        let api_key = issuer
-            .opaque(TokenKind::ApiKey)
-            .subject("user_plain")
-            .mint();
-        for (who, token, expect) in [
-            (
-                "a machine with a JWT-format M2M token (mch_worker), verified without the network",
-                &m2m_jwt,
-                "/machine 200, /any 200, /me 401",
-            ),
-            (
-                "the same machine with an opaque M2M token (mt_…), verified by the Backend API",
-                &m2m_opaque,
-                "/machine 200, /any 200, /me 401",
-            ),
-            (
-                "an API key of user_plain (ak_…)",
-                &api_key,
-                "/machine 401, /any 200, /me 401",
-            ),
-            (
-                "a session token (user_plain)",
-                &user,
-                "/machine 401, /any 200, /me 200",
-            ),
-        ] {
-            println!("\n# {who}: {expect}");
-            for route in ["machine", "any", "me"] {
-                println!("curl -i -H \"Authorization: Bearer {token}\" {base}/{route}");
-            }
-        }
-        let user_created = clerk_guard::testing::webhook_event(
-            "user.created",
-            json!({
-                "id": "user_new",
-                "object": "user",
-                "first_name": "Ada",
-                "primary_email_address_id": "idn_1",
-                "email_addresses": [{"id": "idn_1", "object": "email_address", "email_address": "ada@example.com"}],
-            }),
-        );
-        let delivery = issuer.webhook(user_created).sign();
-        let webhook_url = format!("{base}/webhooks/clerk");
-        println!(
-            "\n# a user.created webhook signed with the local secret, as Clerk signs them \
-             (for 5 minutes; the same delivery again is answered without running the handler twice): \
-             /webhooks/clerk 200"
-        );
-        println!("{}", delivery.curl(&webhook_url));
-        println!("\n# the same delivery with its body changed: /webhooks/clerk 400 webhook-invalid-signature");
-        let tampered = delivery.body.replace("ada@example.com", "eve@example.com");
-        println!("{}", delivery.with_body(tampered).curl(&webhook_url));
-        println!(
-            "\n# in a browser: open {base}/dashboard (at 127.0.0.1, which shares cookies with \
-             the local sign-in page): you are sent to sign in, come back signed in, and after \
-             the session token expires ({}s) a reload keeps you signed in through the handshake",
-            session_seconds()
-        );
         println!();
     }
     serve(app, 3000).await

@@ -3,6 +3,7 @@
 //! present, plus logging and serving.
 
 pub mod grpc;
+pub mod guide;
 
 use std::error::Error;
 
@@ -19,11 +20,16 @@ pub const KEY_SOURCE_VARS: [&str; 4] = [
 ];
 
 /// Logs with `tracing`, honouring `RUST_LOG` (default: info, and debug for
-/// clerk_guard so rejection reasons show).
+/// clerk_guard so rejection reasons show), in colour on a terminal only.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,clerk_guard=debug"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour only where a terminal shows it, not in a pipe or a file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .init();
 }
 
 /// Initialises the global verifier: from the environment when a key source
@@ -35,14 +41,21 @@ pub async fn configure() -> Result<Option<TestIssuer>, Box<dyn Error>> {
         .any(|v| std::env::var(v).is_ok_and(|value| !value.trim().is_empty()));
     if configured {
         clerk_guard::init(ClerkConfig::from_env()?)?;
-        tracing::info!("verifying Clerk tokens with the configuration from the environment");
+        tracing::info!(
+            "verifying Clerk tokens with the configuration from the environment \
+             (RUST_LOG=debug shows why each request is refused)"
+        );
         return Ok(None);
     }
     let issuer = TestIssuer::start().await?;
     issuer.set_session_lifetime(std::time::Duration::from_secs(session_seconds()));
     // Pages too: its sign-in page and Frontend API stand in for Clerk's.
     clerk_guard::init(issuer.browser_config().build()?)?;
-    tracing::info!(jwks = %issuer.jwks_url(), "no Clerk settings found: using an embedded local issuer");
+    tracing::info!(
+        jwks = %issuer.jwks_url(),
+        "no Clerk settings found: using an embedded local issuer \
+         (RUST_LOG=debug shows why each request is refused)"
+    );
     Ok(Some(issuer))
 }
 

@@ -1,92 +1,19 @@
 //! The README's newcomer check, automated: run the quickstart example with no
-//! Clerk settings, "paste" every `curl` line it prints, and compare each
-//! status with the expectation printed above it.
+//! Clerk settings, paste what it prints into a POSIX shell (the `export`
+//! lines, then every `curl` command, as printed), and compare each answer
+//! with the status and reason printed after it. Then the same binary with
+//! Clerk settings: no tokens printed, no `/dev/token`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use clerk_guard_tests::{example_binary, KillOnDrop};
 
-/// `/me 200, /maybe 200 {"sub":null}, /admin 403` → route → status.
-fn expectations(comment: &str) -> HashMap<String, u16> {
-    let list = comment.split_once(": ").map_or(comment, |(_, rest)| rest);
-    list.split(", ")
-        .filter_map(|item| {
-            let mut words = item.split_whitespace();
-            let route = words.next()?.strip_prefix('/')?.to_owned();
-            let status = words.next()?.parse().ok()?;
-            Some((route, status))
-        })
-        .collect()
-}
-
-/// The words of a shell line that quotes with `'…'` (and `'\''` for a quote).
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let (mut quoted, mut escaped) = (false, false);
-    for c in line.chars() {
-        match (c, quoted, escaped) {
-            (c, _, true) => {
-                word.get_or_insert_with(String::new).push(c);
-                escaped = false;
-            }
-            ('\'', _, _) => {
-                quoted = !quoted;
-                word.get_or_insert_with(String::new);
-            }
-            ('\\', false, _) => escaped = true,
-            (' ', false, _) => words.extend(word.take()),
-            (c, _, _) => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(word);
-    words
-}
-
-/// A printed `curl -X POST` line: its URL, headers and body.
-struct Post {
-    url: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-fn post_line(line: &str) -> Post {
-    let words = shell_words(line);
-    let after = |flag: &str| {
-        words
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| *w == flag)
-            .map(|(i, _)| words[i + 1].clone())
-            .collect::<Vec<_>>()
-    };
-    Post {
-        url: after("POST").remove(0),
-        headers: after("-H")
-            .into_iter()
-            .map(|h| {
-                let (name, value) = h.split_once(": ").unwrap();
-                (name.to_owned(), value.to_owned())
-            })
-            .collect(),
-        body: after("--data-raw").remove(0),
-    }
-}
-
-#[test]
-fn shell_words_read_quotes_as_a_shell_does() {
-    assert_eq!(
-        shell_words(r#"curl -H 'a: b' --data-raw '{"x":"it'\''s"}'"#),
-        ["curl", "-H", "a: b", "--data-raw", r#"{"x":"it's"}"#]
-    );
-}
-
-#[tokio::test]
-async fn every_printed_curl_line_answers_as_printed() {
+/// The quickstart on a free port, with `env` set and every Clerk setting
+/// removed first; its stdout lines up to "listening on", and the port.
+fn start(env: &[(&str, &str)]) -> (KillOnDrop, Vec<String>, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -95,86 +22,151 @@ async fn every_printed_curl_line_answers_as_printed() {
     let mut command = Command::new(example_binary("quickstart"));
     command
         .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped());
-    for var in [
-        "CLERK_JWT_KEY",
-        "CLERK_JWKS_URL",
-        "CLERK_PUBLISHABLE_KEY",
-        "CLERK_SECRET_KEY",
-    ] {
+    for var in clerk_guard_examples::KEY_SOURCE_VARS {
         command.env_remove(var);
     }
+    for (name, value) in env {
+        command.env(name, value);
+    }
     let mut child = KillOnDrop(command.spawn().unwrap());
-    let stdout = BufReader::new(child.0.stdout.take().unwrap());
-
-    let mut expected = HashMap::new();
-    let mut checks = Vec::new();
-    let mut posts = Vec::new();
-    let mut listening = false;
-    for line in stdout.lines() {
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut lines = Vec::new();
+    for line in stdout.by_ref() {
         let line = line.unwrap();
-        if let Some(comment) = line.strip_prefix("# ") {
-            expected = expectations(comment);
-        } else if line.starts_with("curl -i -X POST") {
-            let status = *expected
-                .get("webhooks/clerk")
-                .expect("a webhook expectation");
-            posts.push((post_line(&line), status));
-        } else if line.starts_with("curl ") {
-            let url = line.rsplit(' ').next().unwrap().to_owned();
-            let token = line
-                .split_once("Bearer ")
-                .map(|(_, rest)| rest.split('"').next().unwrap().to_owned());
-            let route = url.rsplit('/').next().unwrap().to_owned();
-            let status = *expected
-                .get(&route)
-                .unwrap_or_else(|| panic!("no expectation for {line}"));
-            checks.push((url, token, status));
-        } else if line.starts_with("listening on") {
-            listening = true;
-            break;
+        let done = line.starts_with("listening on");
+        lines.push(line);
+        if done {
+            // Its request logs go on; read them so its writes never fail.
+            std::thread::spawn(move || stdout.for_each(drop));
+            return (child, lines, port);
         }
     }
-    assert!(listening, "the quickstart did not print its address");
-    assert_eq!(
-        checks.len(),
-        35,
-        "5 anonymous lines, 4 routes for each of 3 users, 3 billing and step-up routes for each of \
-         2 users, 3 machine routes for each of 4 callers"
-    );
+    panic!("the quickstart did not print its address: {lines:?}");
+}
 
-    let client = reqwest::Client::new();
-    // The webhook lines: a signed delivery (200, twice: the second is the
-    // replay guard's), then the tampered one (400).
-    assert_eq!(
-        posts.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
-        [200, 400]
+/// `… # 403 missing-role` → (403, Some("missing-role")).
+fn announced(line: &str) -> (u16, Option<String>) {
+    let comment = line
+        .rsplit_once("  # ")
+        .expect("a status after the command")
+        .1;
+    let mut words = comment.split_whitespace();
+    let status = words.next().unwrap().parse().unwrap();
+    let reason = words
+        .next()
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .map(str::to_owned);
+    (status, reason)
+}
+
+#[test]
+fn every_printed_command_answers_as_printed_in_a_shell() {
+    let (_child, lines, port) = start(&[]);
+    let printed = lines.join("\n");
+    assert!(!printed.contains('\u{1b}'), "no colour in a pipe");
+    assert!(
+        lines[0].contains("RUST_LOG=debug"),
+        "a RUST_LOG hint first: {}",
+        lines[0]
     );
-    for (post, status) in posts.iter().take(1).chain(&posts) {
-        let mut request = client.post(&post.url).body(post.body.clone());
-        for (name, value) in &post.headers {
-            request = request.header(name, value);
-        }
-        let reply = request.send().await.unwrap();
-        assert_eq!(reply.status().as_u16(), *status, "{}", post.body);
+    let exports: Vec<&String> = lines.iter().filter(|l| l.starts_with("export ")).collect();
+    let commands: Vec<&String> = lines.iter().filter(|l| l.starts_with("curl ")).collect();
+    assert_eq!(
+        exports.len(),
+        11,
+        "8 tokens, the webhook's headers and 2 bodies"
+    );
+    assert_eq!(
+        commands.len(),
+        25,
+        "6 + 4 + 6 + 6 route commands, /dev/token, 2 webhooks"
+    );
+    // Each token is printed once.
+    for export in &exports {
+        let value = export
+            .split_once('=')
+            .unwrap()
+            .1
+            .split("  # ")
+            .next()
+            .unwrap();
+        assert_eq!(printed.matches(value).count(), 1, "{export}");
     }
-    for (url, token, status) in checks {
-        let mut request = client.get(&url);
-        if let Some(token) = &token {
-            request = request.bearer_auth(token);
-        }
-        let reply = request.send().await.unwrap();
-        assert_eq!(
-            reply.status().as_u16(),
-            status,
-            "{url} with token: {}",
-            token.is_some()
-        );
-        // The machine route answers with the machine's id as `sub`.
-        if url.ends_with("/machine") && status == 200 {
-            let body: serde_json::Value = reply.json().await.unwrap();
-            assert_eq!(body["sub"], "mch_worker", "{url}");
+
+    // The shell script: the exports, then each command (the signed webhook
+    // twice: the replay guard answers the second), and a token from
+    // /dev/token used on /admin.
+    let base = format!("http://127.0.0.1:{port}");
+    let mut script = String::new();
+    let mut expected = Vec::new();
+    for export in &exports {
+        script.push_str(export);
+        script.push('\n');
+    }
+    let mut run = |line: &str, expect: (u16, Option<String>)| {
+        script.push_str(&format!("echo '@@@ {}'\n{line}\necho\n", expected.len()));
+        expected.push((line.to_owned(), expect));
+    };
+    for command in &commands {
+        run(command, announced(command));
+        if command.contains("$WEBHOOK_BODY") {
+            run(command, (200, None));
         }
     }
+    let dev = commands.iter().find(|c| c.contains("/dev/token")).unwrap();
+    let url = dev.split('"').nth(1).unwrap();
+    run(
+        &format!("MY_TOKEN=$(curl -s \"{url}\"); curl -i -H \"Authorization: Bearer $MY_TOKEN\" {base}/admin"),
+        (200, None),
+    );
+    let output = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let answers: Vec<&str> = text.split("@@@ ").skip(1).collect();
+    assert_eq!(answers.len(), expected.len());
+    for (answer, (line, (status, reason))) in answers.iter().zip(&expected) {
+        let got: u16 = answer
+            .lines()
+            .find_map(|l| l.strip_prefix("HTTP/1.1 "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status for {line}: {answer}"));
+        assert_eq!(got, *status, "{line}\n{answer}");
+        if let Some(reason) = reason {
+            assert!(
+                answer.contains(&format!("\"reason\":\"{reason}\"")),
+                "{line}\n{answer}"
+            );
+        }
+    }
+}
+
+#[test]
+fn with_clerk_settings_nothing_is_minted() {
+    let (_child, lines, port) = start(&[
+        ("CLERK_JWKS_URL", "http://127.0.0.1:9/.well-known/jwks.json"),
+        ("CLERK_ISSUER", "http://127.0.0.1:9"),
+    ]);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("export ") || l.starts_with("curl ")),
+        "{lines:?}"
+    );
+    let status = |path: &str| {
+        let output = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(status("/public"), "200");
+    assert_eq!(status("/dev/token?sub=user_x&roles=admin"), "404");
 }
