@@ -241,6 +241,15 @@ impl<S> Layer<S> for ReplayGuard {
 }
 
 /// The service [`ReplayGuard`] wraps a route in.
+///
+/// ```
+/// use tower_layer::Layer;
+/// # async fn clerk_events(event: clerk_guard::webhooks::ClerkWebhook) {}
+/// use clerk_guard::webhooks::{ReplayGuard, ReplayService};
+///
+/// let route: axum::routing::MethodRouter = axum::routing::post(clerk_events);
+/// let service: ReplayService<_> = ReplayGuard::new().layer(route);
+/// ```
 #[derive(Clone, Debug)]
 pub struct ReplayService<S> {
     inner: S,

@@ -20,6 +20,10 @@ pub(crate) const SECRET_VARIABLE: &str = "CLERK_WEBHOOK_SIGNING_SECRET";
 
 /// How far a delivery's `svix-timestamp` may be from this machine's clock,
 /// either way: Standard Webhooks' (and so Clerk's) 5 minutes.
+///
+/// ```
+/// assert_eq!(clerk_guard::webhooks::WEBHOOK_TOLERANCE_SECS, 300);
+/// ```
 pub const WEBHOOK_TOLERANCE_SECS: i64 = 5 * 60;
 
 /// The default limit on a delivery's body: 1 MiB. Clerk's largest events
