@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::Request;
 use axum::Router;
 use base64::Engine as _;
 use clerk_guard::clerk_protected;
@@ -30,31 +30,11 @@ use tower_service::Service as _;
 
 mod common;
 
-use common::{interleaved, ready};
+use common::{floor, interleaved, ready};
 
 #[clerk_protected]
 async fn guarded() -> &'static str {
     "ok"
-}
-
-/// The floor of `benches/compare.sh` (a copy of `benches/peers`' `floor`:
-/// that crate stays outside the workspace; change both together).
-async fn floor(
-    axum::extract::State(key): axum::extract::State<Arc<ParsedPublicKey>>,
-    headers: HeaderMap,
-) -> Result<&'static str, StatusCode> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(StatusCode::UNAUTHORIZED)?;
-    let (signed, signature) = token.rsplit_once('.').ok_or(StatusCode::UNAUTHORIZED)?;
-    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| StatusCode::UNAUTHORIZED)?;
-    key.verify_sig(signed.as_bytes(), &signature)
-        .map_err(|_| StatusCode::UNAUTHORIZED)?;
-    Ok("ok")
 }
 
 /// The floor requests `benches/instructions.sh` counts.

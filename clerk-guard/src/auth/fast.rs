@@ -12,7 +12,7 @@
 //! same values (checked by `check`, which the property tests and the `claims`
 //! fuzz target run against the map reader).
 
-use super::registered::{Registered, Text};
+use super::registered::{Registered, Spans, Text};
 
 /// Nesting followed inside an unregistered claim before giving up (the map
 /// reader allows 128).
@@ -39,6 +39,7 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
         sid: None,
         sts: None,
         v: None,
+        spans: Spans::default(),
     };
     scan.space();
     scan.eat(b'{')?;
@@ -71,7 +72,10 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
                 [b'n', b'b', b'f'] => Slot::Number(&mut out.nbf),
                 [b'i', b'a', b't'] => Slot::Number(&mut out.iat),
                 [b'v'] => Slot::Number(&mut out.v),
-                _ => Slot::Other,
+                ref name => match Spans::index(name) {
+                    Some(index) => Slot::Noted(index),
+                    None => Slot::Other,
+                },
             };
             match slot {
                 // serde_json refuses a repeated field.
@@ -84,6 +88,15 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
                     });
                 }
                 Slot::Number(slot) => *slot = Some(scan.integer()?),
+                Slot::Noted(index) => {
+                    // A repeated one: the last wins, as in the claim map.
+                    let start = scan.at;
+                    scan.skip_value(0)?;
+                    out.spans.0[index] = (
+                        u32::try_from(start).ok()?,
+                        u32::try_from(scan.at - start).ok()?,
+                    );
+                }
                 Slot::Other => scan.skip_value(0)?,
             }
             scan.space();
@@ -102,6 +115,8 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
 enum Slot<'a> {
     Text(&'a mut Option<Text>),
     Number(&'a mut Option<f64>),
+    /// An authorization claim: where its value sits is noted.
+    Noted(usize),
     Other,
 }
 
@@ -362,6 +377,21 @@ pub(crate) fn check(payload: &str) -> bool {
         numbers(&slow),
         "numbers differ for {payload:?}"
     );
+    // The authorization claims read from their noted places are the map's.
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(payload).unwrap_or_default();
+    for name in super::registered::AUTHORIZATION {
+        let noted = fast
+            .spans
+            .claims(payload)
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| serde_json::from_str::<serde_json::Value>(text).ok());
+        assert_eq!(
+            noted,
+            map.get(name).map(|v| Some(v.clone())),
+            "{name} differs for {payload:?}"
+        );
+    }
     true
 }
 

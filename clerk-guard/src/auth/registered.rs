@@ -38,6 +38,63 @@ impl Text {
     }
 }
 
+/// The top-level claims authorization reads (organization, roles,
+/// features, plans, reverification, actor): the one-pass reader notes where
+/// each value sits, so they are read without building the claim map.
+pub(super) const AUTHORIZATION: [&str; 12] = [
+    "o",
+    "org_id",
+    "org_slug",
+    "org_role",
+    "org_permissions",
+    "fea",
+    "pla",
+    "fva",
+    "act",
+    "roles",
+    "role",
+    "metadata",
+];
+
+/// Where each [`AUTHORIZATION`] claim's value sits in the payload (start and
+/// length; length 0 when absent: a JSON value is never empty). Noted by the
+/// one-pass reader only; after the map reader the claim map holds them.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Spans(pub(super) [(u32, u32); AUTHORIZATION.len()]);
+
+impl Spans {
+    /// The index of `name` in [`AUTHORIZATION`].
+    pub(super) fn index(name: &[u8]) -> Option<usize> {
+        Some(match name {
+            b"o" => 0,
+            b"org_id" => 1,
+            b"org_slug" => 2,
+            b"org_role" => 3,
+            b"org_permissions" => 4,
+            b"fea" => 5,
+            b"pla" => 6,
+            b"fva" => 7,
+            b"act" => 8,
+            b"roles" => 9,
+            b"role" => 10,
+            b"metadata" => 11,
+            _ => return None,
+        })
+    }
+
+    /// The noted claims, each `(name, JSON text)`.
+    pub(super) fn claims(self, payload: &str) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        AUTHORIZATION
+            .iter()
+            .zip(self.0)
+            .filter(|(_, (_, len))| *len > 0)
+            .map(move |(name, (start, len))| {
+                let (start, len) = (start as usize, len as usize);
+                (*name, payload.get(start..start + len).unwrap_or_default())
+            })
+    }
+}
+
 /// The claims the verifier relies on, kept beside the payload.
 pub(super) struct Registered {
     pub(super) sub: Option<Text>,
@@ -49,6 +106,8 @@ pub(super) struct Registered {
     pub(super) sid: Option<Text>,
     pub(super) sts: Option<Text>,
     pub(super) v: Option<f64>,
+    /// Where the authorization claims sit (one-pass reader only).
+    pub(super) spans: Spans,
 }
 
 /// The names of the registered claims: given twice, a payload is refused
@@ -98,6 +157,7 @@ impl Registered {
             sid: text("sid")?,
             sts: text("sts")?,
             v: number("v")?,
+            spans: Spans::default(),
         };
         Ok((registered, map))
     }

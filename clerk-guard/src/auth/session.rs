@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::heap;
 use super::org::{org_v1, org_v2, Organization};
-use super::registered::{Registered, Text};
+use super::registered::{Registered, Spans, Text, AUTHORIZATION};
 use super::roles::app_roles;
 use super::VerifierId;
 use crate::rejection::{AuthRejection, Reason};
@@ -55,6 +55,9 @@ struct AuthInner {
     registered: Registered,
     role_claims: Arc<[Vec<String>]>,
     claims: OnceLock<Map<String, Value>>,
+    /// The authorization claims alone, read from where the one-pass reader
+    /// noted them (no claim map built for a role or permission check).
+    authorization: OnceLock<Map<String, Value>>,
     org: OnceLock<Option<Organization>>,
     roles: OnceLock<Vec<String>>,
 }
@@ -105,6 +108,7 @@ impl ClerkAuth {
             registered,
             role_claims: Arc::clone(role_claims),
             claims: map.map_or_else(OnceLock::new, OnceLock::from),
+            authorization: OnceLock::new(),
             org: OnceLock::new(),
             roles: OnceLock::new(),
         })))
@@ -132,6 +136,7 @@ impl ClerkAuth {
             + heap::allocation(inner.text.capacity())
             + strings
             + heap::map(self.claims())
+            + inner.authorization.get().map_or(0, heap::map)
             + self.org().map_or(0, heap::organization)
             + self.0.roles.get().map_or(0, heap::strings)
     }
@@ -241,9 +246,9 @@ impl ClerkAuth {
             .org
             .get_or_init(|| {
                 if self.claims_version() == 2 {
-                    org_v2(self.claims())
+                    org_v2(self.authorization())
                 } else {
-                    org_v1(self.claims())
+                    org_v1(self.authorization())
                 }
             })
             .as_ref()
@@ -256,9 +261,19 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let admin = auth.roles().iter().any(|r| r == "admin"); }
     /// ```
     pub fn roles(&self) -> &[String] {
-        self.0
-            .roles
-            .get_or_init(|| app_roles(self.claims(), &self.0.role_claims))
+        self.0.roles.get_or_init(|| {
+            // Custom role claims outside the noted ones need the map.
+            let noted = self.0.role_claims.iter().all(|path| {
+                path.first()
+                    .is_some_and(|first| Spans::index(first.as_bytes()).is_some())
+            });
+            let claims = if noted {
+                self.authorization()
+            } else {
+                self.claims()
+            };
+            app_roles(claims, &self.0.role_claims)
+        })
     }
 
     /// The actor (`act`) when someone is impersonating the user.
@@ -267,7 +282,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let impersonated = auth.actor().is_some(); }
     /// ```
     pub fn actor(&self) -> Option<&Value> {
-        match self.claims().get("act") {
+        match self.authorization().get("act") {
             Some(act @ Value::Object(_)) => Some(act),
             _ => None,
         }
@@ -309,6 +324,38 @@ impl ClerkAuth {
         })
     }
 
+    /// The authorization claims ([`AUTHORIZATION`]): the claim map when it
+    /// is built (or the map reader read the payload), else only those
+    /// claims, parsed from where the one-pass reader noted them.
+    fn authorization(&self) -> &Map<String, Value> {
+        if let Some(claims) = self.0.claims.get() {
+            return claims;
+        }
+        self.0.authorization.get_or_init(|| {
+            let mut map = Map::new();
+            for (name, text) in self.0.registered.spans.claims(self.payload()) {
+                match serde_json::from_str(text) {
+                    Ok(value) => {
+                        map.insert(name.to_owned(), value);
+                    }
+                    // The one-pass reader checked the grammar: this does not
+                    // happen; if it did, the whole map decides.
+                    Err(e) => {
+                        tracing::error!(error = %e, claim = name, "clerk-guard: a noted claim is not JSON");
+                        return self.claims().clone();
+                    }
+                }
+            }
+            map
+        })
+    }
+
+    /// One authorization claim ([`AUTHORIZATION`]) by name.
+    pub(super) fn authorization_claim(&self, name: &str) -> Option<&Value> {
+        debug_assert!(AUTHORIZATION.contains(&name));
+        self.authorization().get(name)
+    }
+
     /// One claim by name.
     ///
     /// ```
@@ -348,6 +395,7 @@ impl fmt::Debug for ClerkAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::ReverificationLevel;
 
     fn read(payload: &str) -> Result<ClerkAuth, AuthRejection> {
         let roles: Arc<[Vec<String>]> = Arc::from(Vec::new());
@@ -399,6 +447,50 @@ mod tests {
             auth(r#"{"sub":"user_\u0031","exp":1.5}"#).user_id(),
             "user_1"
         );
+    }
+
+    #[test]
+    fn authorization_read_from_noted_places_is_what_the_map_gives() {
+        let default_roles: Arc<[Vec<String>]> = crate::DEFAULT_ROLE_CLAIMS
+            .iter()
+            .map(|path| path.split('.').map(str::to_owned).collect())
+            .collect();
+        let with = |payload: &str, map_first: bool| {
+            let auth = ClerkAuth::from_payload(
+                VerifierId::UNUSED,
+                payload.as_bytes().to_vec(),
+                "t",
+                &default_roles,
+            )
+            .unwrap();
+            if map_first {
+                auth.claims();
+            }
+            let org = auth.org().map(|o| {
+                (
+                    o.id().to_owned(),
+                    o.role().map(str::to_owned),
+                    o.permissions().to_vec(),
+                )
+            });
+            (
+                auth.roles().to_vec(),
+                org,
+                auth.actor().cloned(),
+                [auth.has_feature("dashboard"), auth.has_plan("pro")],
+                auth.reverified_within(ReverificationLevel::SecondFactor, 10),
+            )
+        };
+        for payload in [
+            r#"{"sub":"u","exp":1,"v":2,"o":{"fpm":"3","id":"org_1","per":"read,manage","rol":"admin","slg":"acme"},"fea":"o:dashboard","pla":"u:pro","fva":[1,1],"roles":["a"],"act":{"sub":"user_admin"}}"#,
+            r#"{"sub":"u","exp":1,"roles":["a"],"roles":"b","metadata":{"role":"m","roles":["n","a"]},"role":"r"}"#,
+            r#"{"sub":"u","exp":1,"org_id":"org_2","org_role":"org:member","org_permissions":["org:x:y"],"org_slug":"s"}"#,
+            r#"{"sub":"u","exp":1,"o":null,"fea":5,"pla":[],"fva":"x","roles":{"a":1},"act":"x"}"#,
+            r#"{"sub":"u","exp":1,"other":{"o":{"id":"org_no"}},"o":{"id":"org_3","rol":"admin"},"v":2}"#,
+        ] {
+            assert!(crate::auth::check_fast_reader(payload), "{payload}");
+            assert_eq!(with(payload, false), with(payload, true), "{payload}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::http::HeaderValue;
 use crate::auth::{ClerkAuth, Principal, VerifierId};
 use crate::browser::{self, PageOutcome, PageRequest};
 use crate::rejection::{AuthRejection, PageAnswer, Protocol, Reason};
-use crate::token::{header_token, is_request_token, Accepts, TokenKind};
+use crate::token::{classify, header_token, is_request_token, Accepts, Class, TokenKind};
 use crate::verify::{global, own_verifiers_exist, ClerkVerifier};
 
 /// Set once a `ClerkLayer` wraps a service: from then on a handler's only
@@ -214,6 +214,17 @@ pub(super) async fn outcome_with(
 
 /// [`outcome_with`] without awaiting: the recorded outcome, or a session
 /// verified now with a cached key; `None` when verification must wait.
+/// Whether the request's `Authorization` header carries a session token
+/// and the route accepts sessions: one the verifier remembers (only session
+/// tokens are remembered), else one Clerk's classification calls a session.
+fn bears_session_token(parts: &Parts, verifier: &ClerkVerifier, accepts: Accepts) -> bool {
+    accepts.contains(TokenKind::Session)
+        && matches!(
+            header_token(&parts.headers),
+            Some(Ok(token)) if verifier.holds_session(token) || classify(token) == Class::Session
+        )
+}
+
 pub(super) fn outcome_ready(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
@@ -235,7 +246,10 @@ pub(super) fn outcome_ready(
     };
     let (outcome, fresh) = match recorded {
         Some(outcome) => (outcome, false),
-        None if accepts == Accepts::SESSION => {
+        // A session token on a route that accepts sessions among other
+        // kinds is verified as on a session-only route: the machine kinds'
+        // lookups are the only ones that may wait.
+        None if accepts == Accepts::SESSION || bears_session_token(parts, verifier, accepts) => {
             // A browser's cookies, for an instance that serves pages: the
             // handshake's rules, which may wait on the Backend API.
             if verifier.serves_pages() && header_token(&parts.headers).is_none() {

@@ -188,6 +188,15 @@ impl ClerkVerifier {
         Ok(auth)
     }
 
+    /// Whether `token` is a session token this verifier verified and still
+    /// remembers: its kind is known without reading it again.
+    pub(crate) fn holds_session(&self, token: &str) -> bool {
+        self.0
+            .tokens
+            .as_ref()
+            .is_some_and(|tokens| tokens.holds(token))
+    }
+
     /// A remembered verification, if its key is still current and its time
     /// claims still hold. Anything else falls through to a full verification.
     fn cached(&self, token: &str, now: f64) -> Option<ClerkAuth> {

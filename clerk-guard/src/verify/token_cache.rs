@@ -147,6 +147,11 @@ impl TokenCache {
         self.cache.get(&TokenRef(token))
     }
 
+    /// Whether an entry for `token` is held (a verified session token).
+    pub(super) fn holds(&self, token: &str) -> bool {
+        self.cache.contains_key(&TokenRef(token))
+    }
+
     /// Forgets `token`.
     pub(super) fn remove(&self, token: &str) {
         self.cache.remove(&TokenRef(token));
