@@ -5,9 +5,14 @@
 //! once: nothing waits); each round gives each route's ratio to its
 //! reference, and the figure is the median over the rounds, with the spread.
 //!
-//! `cargo bench -p clerk-guard --features testing --bench shapes` runs both
-//! modes (one process each: the global verifier is built once per process,
-//! with the token cache on for warm and off for cold).
+//! In process (`cargo run --release --example shapes`): both modes, one
+//! process each (the global verifier is built once per process, with the
+//! token cache on for warm and off for cold); the request's cost without
+//! HTTP, so the ratios are the harshest.
+//!
+//! Over HTTP (`bash benches/shapes.sh`, which runs this with `SHAPES_SERVE=1`):
+//! one server on a `current_thread` runtime, every route in one router, the
+//! load from wrk; the script reads the server's CPU time per request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +28,7 @@ use clerk_guard::{clerk_protected, ClerkAuth, Principal};
 use serde_json::{json, Value};
 use tower_service::Service as _;
 
+#[path = "../clerk-guard/benches/common/mod.rs"]
 mod common;
 
 use common::{floor, ready, rounds};
@@ -96,7 +102,72 @@ fn measured(run: &mut dyn FnMut(usize), n: usize) {
     }
 }
 
+/// Every shape, and the references, in one router.
+fn router(key: Arc<ParsedPublicKey>) -> Router {
+    Router::new()
+        .route("/plain", get(plain))
+        .route("/plain_me", get(plain_me))
+        .route("/floor", get(floor))
+        .route("/floor_me", get(floor_me))
+        .route("/sole", get(sole))
+        .route("/auth", get(with_auth))
+        .route("/role", get(role))
+        .route("/permission", get(permission))
+        .route("/principal", get(principal))
+        .route("/me", get(me))
+        .with_state(key)
+}
+
+/// A token as a real app's: roles, a v2 organization with permissions, fva.
+fn token(issuer: &TestIssuer, i: usize) -> String {
+    issuer
+        .token()
+        .subject(&format!("user_{i}"))
+        .roles(["admin"])
+        .org("org_acme", "acme", "admin")
+        .permissions(["org:billing:manage", "org:reports:read"])
+        .factor_ages(1, 1)
+        .expires_in(3600)
+        .sign()
+}
+
+/// The HTTP server `benches/shapes.sh` loads: `TOKEN_CACHE` bytes (0: off),
+/// `TOKENS` tokens written to `TOKENS_OUT`, on `127.0.0.1:$PORT`.
+fn serve() {
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let issuer = TestIssuer::start().await.unwrap();
+        let config = issuer.config().token_cache_bytes(env("TOKEN_CACHE", 16 << 20));
+        let verifier = clerk_guard::init(config.build().unwrap()).unwrap();
+        let count = env("TOKENS", 1);
+        let tokens = clerk_guard::testing::mint_parallel(count, |i| token(&issuer, i));
+        verifier.verify(&tokens[0]).await.unwrap();
+        let out = std::env::var("TOKENS_OUT").unwrap_or_else(|_| "tokens.txt".into());
+        std::fs::write(&out, tokens.join("\n") + "\n").unwrap();
+        let key = Arc::new(
+            ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, issuer.signing_key().public_key_der())
+                .unwrap(),
+        );
+        let port = env("PORT", 3400);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port as u16)).await.unwrap();
+        println!("listening on http://{}", listener.local_addr().unwrap());
+        axum::serve(listener, router(key)).await.unwrap();
+    });
+}
+
 fn main() {
+    if std::env::var("SHAPES_SERVE").is_ok() {
+        return serve();
+    }
     let mode = std::env::var("SHAPES_MODE").unwrap_or_default();
     if mode.is_empty() {
         // Both modes, each in a process of its own.
@@ -121,19 +192,7 @@ fn main() {
     let verifier =
         clerk_guard::init(issuer.config().token_cache_bytes(cache).build().unwrap()).unwrap();
     // Tokens as a real app's: roles, a v2 organization with permissions, fva.
-    let tokens: Vec<String> = (0..64)
-        .map(|i| {
-            issuer
-                .token()
-                .subject(&format!("user_{i}"))
-                .roles(["admin"])
-                .org("org_acme", "acme", "admin")
-                .permissions(["org:billing:manage", "org:reports:read"])
-                .factor_ages(1, 1)
-                .expires_in(3600)
-                .sign()
-        })
-        .collect();
+    let tokens: Vec<String> = (0..64).map(|i| token(&issuer, i)).collect();
     runtime.block_on(verifier.verify(&tokens[0])).unwrap();
     let key = Arc::new(
         ParsedPublicKey::new(
@@ -142,18 +201,7 @@ fn main() {
         )
         .unwrap(),
     );
-    let mut router = Router::new()
-        .route("/plain", get(plain))
-        .route("/plain_me", get(plain_me))
-        .route("/floor", get(floor))
-        .route("/floor_me", get(floor_me))
-        .route("/sole", get(sole))
-        .route("/auth", get(with_auth))
-        .route("/role", get(role))
-        .route("/permission", get(permission))
-        .route("/principal", get(principal))
-        .route("/me", get(me))
-        .with_state(key);
+    let mut router = router(key);
     let paths = [
         "/plain",
         "/plain_me",

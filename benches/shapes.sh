@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Every handler shape users write, against its counterpart without auth
+# (warm: the same token again, answered from the cache) or the floor (cold:
+# distinct tokens, cache off; axum plus one RS256 check), in one server:
+# `examples/shapes.rs` on a current_thread runtime pinned to core 0, every
+# route in one router, wrk on core 1. Routes take turns within each round;
+# the figure is the server's CPU time per request (utime + stime from
+# /proc, over wrk's request count), and a route's ratio is its reference's
+# cost over its own, median of the rounds with their spread.
+#
+#   bash benches/shapes.sh     (needs wrk and taskset; ROUNDS=7 DURATION=3s
+#                               COLD_TOKENS=100000 CONNECTIONS=16 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-7}
+DURATION=${DURATION:-3s}
+COLD_TOKENS=${COLD_TOKENS:-100000}
+CONNECTIONS=${CONNECTIONS:-16}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+cargo build --release -q -p clerk-guard-examples --example shapes
+exe=target/release/examples/shapes
+dir=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
+tick=$(getconf CLK_TCK)
+
+# CPU seconds the server has used, in clock ticks.
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+run_mode() { # mode cache tokens reference reference_me
+    local mode=$1 cache=$2 tokens=$3 ref=$4 ref_me=$5
+    SHAPES_SERVE=1 PORT=3400 TOKEN_CACHE=$cache TOKENS=$tokens TOKENS_OUT="$dir/$mode.txt" \
+        taskset -c 0 "$exe" > "$dir/server.out" &
+    local pid=$!
+    until grep -q listening "$dir/server.out" 2>/dev/null; do sleep 0.2; done
+    local routes="$ref $ref_me sole auth role permission principal me"
+    for round in $(seq "$ROUNDS"); do
+        for route in $routes; do
+            local before after requests
+            before=$(cpu "$pid")
+            requests=$(ROUTE="/$route" TOKENS_FILE="$dir/$mode.txt" taskset -c 1 \
+                wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s benches/shapes.lua http://127.0.0.1:3400 |
+                awk '/requests in/ { print $1 }')
+            after=$(cpu "$pid")
+            echo "$round $route $(( after - before )) $requests" >> "$dir/$mode.costs"
+        done
+    done
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    python3 - "$dir/$mode.costs" "$mode" "$ref" "$ref_me" "$tick" <<'PY'
+import sys, statistics
+path, mode, ref, ref_me, tick = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+cost = {}
+for line in open(path):
+    rnd, route, ticks, requests = line.split()
+    cost.setdefault(route, {})[int(rnd)] = int(ticks) / tick / int(requests) * 1e6  # µs per request
+print(f"{mode}: ratio = {ref}'s CPU per request / the route's (median [min, max] of {len(cost[ref])} rounds)")
+for route in ["sole", "auth", "role", "permission", "principal", "me"]:
+    against = ref_me if route == "me" else ref
+    ratios = sorted(cost[against][r] / cost[route][r] for r in cost[route])
+    mid = statistics.median(ratios)
+    print(f"  {route:<11} {mid:.3f} [{ratios[0]:.3f}, {ratios[-1]:.3f}]  "
+          f"({statistics.median(cost[route].values()):.1f} µs against {statistics.median(cost[against].values()):.1f} µs)")
+PY
+}
+
+run_mode warm $((16 << 20)) 1 plain plain_me
+run_mode cold 0 "$COLD_TOKENS" floor floor_me
