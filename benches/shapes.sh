@@ -9,7 +9,8 @@
 # cost over its own, median of the rounds with their spread.
 #
 #   bash benches/shapes.sh     (needs wrk and taskset; ROUNDS=7 DURATION=3s
-#                               COLD_TOKENS=100000 CONNECTIONS=16 by default)
+#                               COLD_TOKENS=100000 CONNECTIONS=16 MODES="warm cold"
+#                               by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-7}
@@ -62,5 +63,9 @@ for route in ["sole", "auth", "role", "permission", "principal", "me"]:
 PY
 }
 
-run_mode warm $((16 << 20)) 1 plain plain_me
-run_mode cold 0 "$COLD_TOKENS" floor floor_me
+for mode in ${MODES:-warm cold}; do
+    case $mode in
+        warm) run_mode warm $((16 << 20)) 1 plain plain_me ;;
+        cold) run_mode cold 0 "$COLD_TOKENS" floor floor_me ;;
+    esac
+done

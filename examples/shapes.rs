@@ -146,7 +146,9 @@ fn serve() {
         .unwrap();
     runtime.block_on(async {
         let issuer = TestIssuer::start().await.unwrap();
-        let config = issuer.config().token_cache_bytes(env("TOKEN_CACHE", 16 << 20));
+        let config = issuer
+            .config()
+            .token_cache_bytes(env("TOKEN_CACHE", 16 << 20));
         let verifier = clerk_guard::init(config.build().unwrap()).unwrap();
         let count = env("TOKENS", 1);
         let tokens = clerk_guard::testing::mint_parallel(count, |i| token(&issuer, i));
@@ -154,11 +156,16 @@ fn serve() {
         let out = std::env::var("TOKENS_OUT").unwrap_or_else(|_| "tokens.txt".into());
         std::fs::write(&out, tokens.join("\n") + "\n").unwrap();
         let key = Arc::new(
-            ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, issuer.signing_key().public_key_der())
-                .unwrap(),
+            ParsedPublicKey::new(
+                &RSA_PKCS1_2048_8192_SHA256,
+                issuer.signing_key().public_key_der(),
+            )
+            .unwrap(),
         );
         let port = env("PORT", 3400);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port as u16)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port as u16))
+            .await
+            .unwrap();
         println!("listening on http://{}", listener.local_addr().unwrap());
         axum::serve(listener, router(key)).await.unwrap();
     });

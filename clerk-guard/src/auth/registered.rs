@@ -56,6 +56,16 @@ pub(super) const AUTHORIZATION: [&str; 12] = [
     "metadata",
 ];
 
+/// Which of three groups each [`AUTHORIZATION`] claim is read with: the
+/// roles' claims, the organization's (with `fea`, which v2 permissions
+/// need), the rest. A route that checks a role parses no organization.
+pub(super) const GROUP: [usize; 12] = [1, 1, 1, 1, 1, 1, 2, 2, 2, 0, 0, 0];
+
+/// The group of the roles' claims.
+pub(super) const ROLES: usize = 0;
+/// The group of the organization's claims.
+pub(super) const ORGANIZATION: usize = 1;
+
 /// Where each [`AUTHORIZATION`] claim's value sits in the payload (start and
 /// length; length 0 when absent: a JSON value is never empty). Noted by the
 /// one-pass reader only; after the map reader the claim map holds them.
@@ -82,13 +92,18 @@ impl Spans {
         })
     }
 
-    /// The noted claims, each `(name, JSON text)`.
-    pub(super) fn claims(self, payload: &str) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+    /// The noted claims of `group`, each `(name, JSON text)`.
+    pub(super) fn claims(
+        self,
+        payload: &str,
+        group: usize,
+    ) -> impl Iterator<Item = (&'static str, &str)> + '_ {
         AUTHORIZATION
             .iter()
             .zip(self.0)
-            .filter(|(_, (_, len))| *len > 0)
-            .map(move |(name, (start, len))| {
+            .zip(GROUP)
+            .filter(move |((_, (_, len)), of)| *len > 0 && *of == group)
+            .map(move |((name, (start, len)), _)| {
                 let (start, len) = (start as usize, len as usize);
                 (*name, payload.get(start..start + len).unwrap_or_default())
             })

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::heap;
 use super::org::{org_v1, org_v2, Organization};
-use super::registered::{Registered, Spans, Text, AUTHORIZATION};
+use super::registered::{Registered, Spans, Text, AUTHORIZATION, GROUP, ORGANIZATION, ROLES};
 use super::roles::app_roles;
 use super::VerifierId;
 use crate::rejection::{AuthRejection, Reason};
@@ -57,7 +57,9 @@ struct AuthInner {
     claims: OnceLock<Map<String, Value>>,
     /// The authorization claims alone, read from where the one-pass reader
     /// noted them (no claim map built for a role or permission check).
-    authorization: OnceLock<Map<String, Value>>,
+    /// By group (roles, organization, the rest): a role check parses no
+    /// organization.
+    authorization: [OnceLock<Map<String, Value>>; 3],
     org: OnceLock<Option<Organization>>,
     roles: OnceLock<Vec<String>>,
 }
@@ -108,7 +110,7 @@ impl ClerkAuth {
             registered,
             role_claims: Arc::clone(role_claims),
             claims: map.map_or_else(OnceLock::new, OnceLock::from),
-            authorization: OnceLock::new(),
+            authorization: Default::default(),
             org: OnceLock::new(),
             roles: OnceLock::new(),
         })))
@@ -136,7 +138,11 @@ impl ClerkAuth {
             + heap::allocation(inner.text.capacity())
             + strings
             + heap::map(self.claims())
-            + inner.authorization.get().map_or(0, heap::map)
+            + inner
+                .authorization
+                .iter()
+                .map(|group| group.get().map_or(0, heap::map))
+                .sum::<usize>()
             + self.org().map_or(0, heap::organization)
             + self.0.roles.get().map_or(0, heap::strings)
     }
@@ -246,9 +252,9 @@ impl ClerkAuth {
             .org
             .get_or_init(|| {
                 if self.claims_version() == 2 {
-                    org_v2(self.authorization())
+                    org_v2(self.authorization(ORGANIZATION))
                 } else {
-                    org_v1(self.authorization())
+                    org_v1(self.authorization(ORGANIZATION))
                 }
             })
             .as_ref()
@@ -268,7 +274,7 @@ impl ClerkAuth {
                     .is_some_and(|first| Spans::index(first.as_bytes()).is_some())
             });
             let claims = if noted {
-                self.authorization()
+                self.authorization(ROLES)
             } else {
                 self.claims()
             };
@@ -282,7 +288,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let impersonated = auth.actor().is_some(); }
     /// ```
     pub fn actor(&self) -> Option<&Value> {
-        match self.authorization().get("act") {
+        match self.authorization_claim("act") {
             Some(act @ Value::Object(_)) => Some(act),
             _ => None,
         }
@@ -324,16 +330,17 @@ impl ClerkAuth {
         })
     }
 
-    /// The authorization claims ([`AUTHORIZATION`]): the claim map when it
-    /// is built (or the map reader read the payload), else only those
-    /// claims, parsed from where the one-pass reader noted them.
-    fn authorization(&self) -> &Map<String, Value> {
+    /// The authorization claims of `group` ([`AUTHORIZATION`], [`GROUP`]):
+    /// the claim map when it is built (or the map reader read the payload),
+    /// else only those claims, parsed from where the one-pass reader noted
+    /// them.
+    fn authorization(&self, group: usize) -> &Map<String, Value> {
         if let Some(claims) = self.0.claims.get() {
             return claims;
         }
-        self.0.authorization.get_or_init(|| {
+        self.0.authorization[group].get_or_init(|| {
             let mut map = Map::new();
-            for (name, text) in self.0.registered.spans.claims(self.payload()) {
+            for (name, text) in self.0.registered.spans.claims(self.payload(), group) {
                 match serde_json::from_str(text) {
                     Ok(value) => {
                         map.insert(name.to_owned(), value);
@@ -352,8 +359,9 @@ impl ClerkAuth {
 
     /// One authorization claim ([`AUTHORIZATION`]) by name.
     pub(super) fn authorization_claim(&self, name: &str) -> Option<&Value> {
+        let group = Spans::index(name.as_bytes()).map_or(ROLES, |index| GROUP[index]);
         debug_assert!(AUTHORIZATION.contains(&name));
-        self.authorization().get(name)
+        self.authorization(group).get(name)
     }
 
     /// One claim by name.
