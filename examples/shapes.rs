@@ -35,6 +35,16 @@ use common::{floor, ready, rounds};
 
 const ROUNDS: usize = 200;
 
+/// The shapes measured, each against its reference.
+const SHAPES: [&str; 6] = [
+    "/sole",
+    "/auth",
+    "/role",
+    "/permission",
+    "/principal",
+    "/me",
+];
+
 async fn plain() -> &'static str {
     "ok"
 }
@@ -209,18 +219,10 @@ fn main() {
         .unwrap(),
     );
     let mut router = router(key);
-    let paths = [
-        "/plain",
-        "/plain_me",
-        "/floor",
-        "/floor_me",
-        "/sole",
-        "/auth",
-        "/role",
-        "/permission",
-        "/principal",
-        "/me",
-    ];
+    let paths: Vec<&str> = ["/plain", "/plain_me", "/floor", "/floor_me"]
+        .into_iter()
+        .chain(SHAPES)
+        .collect();
     let mut call = |path: &str, i: usize| {
         let request = Request::builder()
             .uri(path)
@@ -231,7 +233,7 @@ fn main() {
     };
     // Warm-up: keys cached, and (warm) every token admitted to the cache.
     for _ in 0..3 {
-        for path in paths {
+        for &path in &paths {
             for i in 0..64 {
                 call(path, i);
             }
@@ -266,14 +268,7 @@ fn main() {
         if warm { "plain axum's" } else { "the floor's" },
         common::BATCH
     );
-    for path in [
-        "/sole",
-        "/auth",
-        "/role",
-        "/permission",
-        "/principal",
-        "/me",
-    ] {
+    for path in SHAPES {
         let of = if path == "/me" {
             reference_me
         } else {
