@@ -753,3 +753,148 @@ proptest! {
         }
     }
 }
+
+/// A token header with `typ` absent, a string (Clerk's OAuth types among
+/// them, escaped or not), `null` or another type, and sometimes `alg` or
+/// `kid` the verifier refuses.
+/// With whether the verifier parses it (RS256, a `kid`, `typ` a string).
+fn token_header() -> impl Strategy<Value = (String, bool)> {
+    let typ = prop_oneof![
+        Just(None),
+        Just(Some(json!("JWT"))),
+        Just(Some(json!("at+jwt"))),
+        Just(Some(json!("application/at+jwt"))),
+        Just(Some(json!("AT+JWT"))),
+        Just(Some(Value::Null)),
+        Just(Some(json!(1))),
+        Just(Some(json!(["at+jwt"]))),
+    ];
+    (typ, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(typ, rs, kid, escaped)| {
+        let parsed = rs && kid && typ.as_ref().is_none_or(Value::is_string);
+        let mut members = vec![("alg".to_owned(), json!(if rs { "RS256" } else { "HS256" }))];
+        if kid {
+            members.push(("kid".to_owned(), json!("ins_1")));
+        }
+        if let Some(typ) = typ {
+            members.push(("typ".to_owned(), typ));
+        }
+        let header = write_object(&members, false);
+        let header = if escaped {
+            header.replace("at+jwt", "at\\u002bjwt")
+        } else {
+            header
+        };
+        (header, parsed)
+    })
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The guards' quick classification (the parsed header's `typ`, the
+    /// one-pass reader's `sub`) gives every token the class Clerk's reading
+    /// gives it: headers and payloads of every shape, `sub` of machines and
+    /// users, escaped, repeated or of the wrong type.
+    #[test]
+    fn the_quick_classification_agrees_with_clerks(
+        (header, parsed) in token_header(),
+        members in claims_object(),
+        sub in prop_oneof![
+            Just(None),
+            Just(Some(json!("mch_2x"))),
+            Just(Some(json!("user_2x"))),
+            Just(Some(json!("mch\\u005f2x"))),
+            Just(Some(Value::Null)),
+            Just(Some(json!(5))),
+        ],
+        at in any::<prop::sample::Index>(),
+        array in any::<bool>(),
+    ) {
+        let mut members = members;
+        if let Some(sub) = sub {
+            members.insert(at.index(members.len() + 1), ("sub".to_owned(), sub));
+        }
+        let mut payload = write_object(&members, false).replace("\\\\u005f", "\\u005f");
+        if array {
+            payload = format!("[{payload}]");
+        }
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let token = format!("{}.{}.c2ln", b64.encode(&header), b64.encode(&payload));
+        let quick = clerk_guard::testing::check_classification(&token);
+        if parsed && !array && clerk_guard::testing::check_claims_reader(&payload) {
+            prop_assert!(quick, "{} {}", header, payload);
+        }
+    }
+}
+
+/// A string of the shape organization claims hold, escaped or not, or a
+/// value of another type.
+fn org_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => "[a-z_0-9:]{0,10}".prop_map(Value::String),
+        3 => prop::sample::select(vec!["3", "1,2", "read,manage", ",1", "o:a,u:b,ou:c", "5,x"])
+            .prop_map(|s| json!(s)),
+        1 => "[\"\\\\é☃a]{0,4}".prop_map(Value::String),
+        1 => Just(Value::Null),
+        1 => (0u64..100).prop_map(|n| json!(n)),
+        1 => Just(json!(["org:a:b", 1])),
+        1 => Just(json!(["org:a:b", "org:c:d"])),
+        1 => Just(json!({"id": "org_nested"})),
+    ]
+}
+
+/// Organization claims, v1 and v2, with repeated names and values of every
+/// type, and sometimes `v: 2`, written as a payload (repeats kept).
+fn org_payload() -> impl Strategy<Value = String> {
+    let o_field = prop::sample::select(vec!["id", "slg", "rol", "per", "fpm", "x", "i\\u0064"]);
+    let top = prop::sample::select(vec![
+        "org_id",
+        "org_slug",
+        "org_role",
+        "org_permissions",
+        "fea",
+        "x",
+    ]);
+    (
+        prop::collection::vec((top, org_value()), 0..6),
+        prop::option::of(prop::collection::vec((o_field, org_value()), 0..8)),
+        any::<bool>(),
+    )
+        .prop_map(|(top, o, v2)| {
+            let owned = |members: Vec<(&str, Value)>| -> Vec<(String, Value)> {
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect()
+            };
+            let mut members = owned(vec![("sub", json!("user_1")), ("exp", json!(1))]);
+            if v2 {
+                members.push(("v".to_owned(), json!(2)));
+            }
+            members.extend(owned(top));
+            let mut payload = write_object(&members, false);
+            if let Some(o) = o {
+                // Its field names as written: `i\u0064` is `id` escaped.
+                let o = write_object(&owned(o), false).replace("\\\\u0064", "\\u0064");
+                payload.pop();
+                payload.push_str(&format!(r#","o":{o}}}"#));
+            }
+            payload
+        })
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The organization read from the claims' noted texts (no claim map) is
+    /// the one the claim map gives, v1 and v2, whatever the claims hold.
+    #[test]
+    fn the_organization_read_from_noted_texts_is_the_maps(payload in org_payload()) {
+        // Panics if the two readings differ.
+        let took = clerk_guard::testing::check_claims_reader(&payload);
+        // The one-pass reader leaves escapes to the map reader.
+        if !payload.contains('\\') {
+            prop_assert!(took, "{}", payload);
+        }
+    }
+}

@@ -12,6 +12,8 @@
 //! same values (checked by `check`, which the property tests and the `claims`
 //! fuzz target run against the map reader).
 
+#[cfg(any(test, feature = "testing"))]
+use super::org::{V1Claims, V2Claims};
 use super::registered::{Registered, Spans, Text};
 
 /// Nesting followed inside an unregistered claim before giving up (the map
@@ -22,6 +24,20 @@ const MAX_DEPTH: u32 = 32;
 /// exponent): far inside `f64`'s range (about 1.8e308), so every number
 /// taken is one the map reader reads.
 const MAX_MAGNITUDE: i64 = 300;
+
+/// The `sub` of `payload` (`Some(None)` when it has none) when the one-pass
+/// reader reads it, which it does only as the map reader would; `None` to
+/// let the caller read the payload otherwise.
+pub(crate) fn subject(payload: &str) -> Option<Option<&str>> {
+    match read(payload)?.sub {
+        None => Some(None),
+        Some(Text::At { start, len }) => {
+            let (start, len) = (start as usize, len as usize);
+            payload.get(start..start + len).map(Some)
+        }
+        Some(Text::Owned(_)) => None,
+    }
+}
 
 /// The registered claims of `payload`, or `None` to let the map reader read it.
 pub(super) fn read(payload: &str) -> Option<Registered> {
@@ -394,6 +410,18 @@ pub(crate) fn check(payload: &str) -> bool {
             "{name} differs for {payload:?}"
         );
     }
+    // The organization read from the noted texts is the map's.
+    let text = |name: &str| fast.spans.text(payload, name);
+    assert_eq!(
+        V1Claims::from_texts(text).organization(),
+        V1Claims::from_map(&map).organization(),
+        "the v1 organization differs for {payload:?}"
+    );
+    assert_eq!(
+        V2Claims::from_texts(text).organization(),
+        V2Claims::from_map(&map).organization(),
+        "the v2 organization differs for {payload:?}"
+    );
     true
 }
 

@@ -11,9 +11,11 @@ mod principal;
 mod registered;
 mod roles;
 mod session;
+mod text;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub(crate) use fast::subject;
 pub(crate) use has::org_role_matches;
 pub use has::{ReverificationLevel, REVERIFICATION_PRESETS};
 pub(crate) use machine::MachineInner;

@@ -1,7 +1,11 @@
 //! The active organization: id, slug, role and permissions, decoded from
 //! the v1 `org_*` claims or the v2 `o` and `fea` claims.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
+
+use super::text;
 
 /// The active organization of a session: id, slug, role and permissions, from
 /// the v1 `org_*` claims or the v2 `o`/`fea` claims.
@@ -76,48 +80,106 @@ fn normalise_org_role(role: &str) -> String {
     }
 }
 
-fn string_claim(value: Option<&Value>) -> Option<String> {
-    value.and_then(Value::as_str).map(str::to_owned)
+/// The string value of a claim-map entry, borrowed.
+fn map_str(value: Option<&Value>) -> Option<Cow<'_, str>> {
+    value.and_then(Value::as_str).map(Cow::Borrowed)
 }
 
-pub(super) fn org_v1(claims: &Map<String, Value>) -> Option<Organization> {
-    let id = string_claim(claims.get("org_id"))?;
-    let permissions = match claims.get("org_permissions") {
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    };
-    Some(Organization {
-        id,
-        slug: string_claim(claims.get("org_slug")),
-        role: claims
-            .get("org_role")
-            .and_then(Value::as_str)
-            .map(normalise_org_role),
-        permissions,
-    })
+/// The v1 organization claims (`org_id`, `org_slug`, `org_role`,
+/// `org_permissions`), each a string or absent; the permissions only when
+/// every item is a string.
+pub(super) struct V1Claims<'a> {
+    id: Option<Cow<'a, str>>,
+    slug: Option<Cow<'a, str>>,
+    role: Option<Cow<'a, str>>,
+    permissions: Option<Vec<Cow<'a, str>>>,
 }
 
-pub(super) fn org_v2(claims: &Map<String, Value>) -> Option<Organization> {
-    let o = claims.get("o")?.as_object()?;
-    let id = string_claim(o.get("id"))?;
-    let features = claims.get("fea").and_then(Value::as_str).unwrap_or("");
-    let per = o.get("per").and_then(Value::as_str).unwrap_or("");
-    let fpm = o.get("fpm").and_then(Value::as_str).unwrap_or("");
-    Some(Organization {
-        id,
-        slug: string_claim(o.get("slg")),
-        // v2 carries the bare role; Clerk prefixes it once, whatever it holds.
-        role: o
-            .get("rol")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty())
-            .map(|r| format!("org:{r}")),
-        permissions: decode_v2_permissions(features, per, fpm),
-    })
+impl<'a> V1Claims<'a> {
+    pub(super) fn from_map(claims: &'a Map<String, Value>) -> Self {
+        let permissions = match claims.get("org_permissions") {
+            Some(Value::Array(items)) => items.iter().map(|v| map_str(Some(v))).collect(),
+            _ => None,
+        };
+        V1Claims {
+            id: map_str(claims.get("org_id")),
+            slug: map_str(claims.get("org_slug")),
+            role: map_str(claims.get("org_role")),
+            permissions,
+        }
+    }
+
+    /// From the claims' JSON texts (`text(name)`, `None` when absent).
+    pub(super) fn from_texts(text: impl Fn(&str) -> Option<&'a str>) -> Self {
+        let string = |name: &str| text(name).and_then(text::string);
+        V1Claims {
+            id: string("org_id"),
+            slug: string("org_slug"),
+            role: string("org_role"),
+            permissions: text("org_permissions")
+                .and_then(text::items)
+                .and_then(|items| items.into_iter().collect()),
+        }
+    }
+
+    pub(super) fn organization(self) -> Option<Organization> {
+        Some(Organization {
+            id: self.id?.into_owned(),
+            slug: self.slug.map(Cow::into_owned),
+            role: self.role.as_deref().map(normalise_org_role),
+            permissions: self
+                .permissions
+                .unwrap_or_default()
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect(),
+        })
+    }
+}
+
+/// The fields of the v2 `o` claim read for the organization.
+const O_FIELDS: [&str; 5] = ["id", "slg", "rol", "per", "fpm"];
+
+/// The v2 organization claims: the string fields of `o` ([`O_FIELDS`]),
+/// when `o` is an object, and `fea`.
+pub(super) struct V2Claims<'a> {
+    o: Option<[Option<Cow<'a, str>>; 5]>,
+    fea: Option<Cow<'a, str>>,
+}
+
+impl<'a> V2Claims<'a> {
+    pub(super) fn from_map(claims: &'a Map<String, Value>) -> Self {
+        V2Claims {
+            o: claims
+                .get("o")
+                .and_then(Value::as_object)
+                .map(|o| O_FIELDS.map(|name| map_str(o.get(name)))),
+            fea: map_str(claims.get("fea")),
+        }
+    }
+
+    /// From the claims' JSON texts (`text(name)`, `None` when absent).
+    pub(super) fn from_texts(text: impl Fn(&str) -> Option<&'a str>) -> Self {
+        V2Claims {
+            o: text("o").and_then(|o| text::fields(o, &O_FIELDS)),
+            fea: text("fea").and_then(text::string),
+        }
+    }
+
+    pub(super) fn organization(self) -> Option<Organization> {
+        let [id, slug, role, per, fpm] = self.o?;
+        Some(Organization {
+            id: id?.into_owned(),
+            slug: slug.map(Cow::into_owned),
+            // v2 carries the bare role; Clerk prefixes it once, whatever it holds.
+            role: role.filter(|r| !r.is_empty()).map(|r| format!("org:{r}")),
+            permissions: decode_v2_permissions(
+                self.fea.as_deref().unwrap_or(""),
+                per.as_deref().unwrap_or(""),
+                fpm.as_deref().unwrap_or(""),
+            ),
+        })
+    }
 }
 
 /// Clerk's v2 permission encoding, decoded as `@clerk/shared` does: the i-th
@@ -146,7 +208,12 @@ fn decode_v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
         for (bit, permission) in permissions.iter().enumerate() {
             let limb = mask.get(bit / 64).copied().unwrap_or(0);
             if limb >> (bit % 64) & 1 == 1 && !permission.is_empty() {
-                granted.push(format!("org:{feature}:{permission}"));
+                let mut name = String::with_capacity(5 + feature.len() + permission.len());
+                name.push_str("org:");
+                name.push_str(feature);
+                name.push(':');
+                name.push_str(permission);
+                granted.push(name);
             }
         }
     }

@@ -63,8 +63,6 @@ pub(super) const GROUP: [usize; 12] = [1, 1, 1, 1, 1, 1, 2, 2, 2, 0, 0, 0];
 
 /// The group of the roles' claims.
 pub(super) const ROLES: usize = 0;
-/// The group of the organization's claims.
-pub(super) const ORGANIZATION: usize = 1;
 
 /// Where each [`AUTHORIZATION`] claim's value sits in the payload (start and
 /// length; length 0 when absent: a JSON value is never empty). Noted by the
@@ -90,6 +88,13 @@ impl Spans {
             b"metadata" => 11,
             _ => return None,
         })
+    }
+
+    /// The JSON text of the noted claim `name`, if present.
+    pub(super) fn text<'a>(self, payload: &'a str, name: &str) -> Option<&'a str> {
+        let (start, len) = self.0[Self::index(name.as_bytes())?];
+        let (start, len) = (start as usize, len as usize);
+        (len > 0).then(|| payload.get(start..start + len)).flatten()
     }
 
     /// The noted claims of `group`, each `(name, JSON text)`.

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::heap;
-use super::org::{org_v1, org_v2, Organization};
-use super::registered::{Registered, Spans, Text, AUTHORIZATION, GROUP, ORGANIZATION, ROLES};
+use super::org::{Organization, V1Claims, V2Claims};
+use super::registered::{Registered, Spans, Text, AUTHORIZATION, GROUP, ROLES};
 use super::roles::app_roles;
 use super::VerifierId;
 use crate::rejection::{AuthRejection, Reason};
@@ -251,10 +251,19 @@ impl ClerkAuth {
         self.0
             .org
             .get_or_init(|| {
-                if self.claims_version() == 2 {
-                    org_v2(self.authorization(ORGANIZATION))
-                } else {
-                    org_v1(self.authorization(ORGANIZATION))
+                let v2 = self.claims_version() == 2;
+                // The claim map when built, else the claims' noted texts.
+                match self.0.claims.get() {
+                    Some(map) if v2 => V2Claims::from_map(map).organization(),
+                    Some(map) => V1Claims::from_map(map).organization(),
+                    None => {
+                        let text = |name: &str| self.0.registered.spans.text(self.payload(), name);
+                        if v2 {
+                            V2Claims::from_texts(text).organization()
+                        } else {
+                            V1Claims::from_texts(text).organization()
+                        }
+                    }
                 }
             })
             .as_ref()

@@ -11,8 +11,8 @@ use axum::http::HeaderValue;
 use crate::auth::{ClerkAuth, Principal, VerifierId};
 use crate::browser::{self, PageOutcome, PageRequest};
 use crate::rejection::{AuthRejection, PageAnswer, Protocol, Reason};
-use crate::token::{classify, header_token, is_request_token, Accepts, Class, TokenKind};
-use crate::verify::{global, own_verifiers_exist, ClerkVerifier};
+use crate::token::{header_token, is_request_token, Accepts, Class, TokenKind};
+use crate::verify::{class_of, global, own_verifiers_exist, ClerkVerifier};
 
 /// Set once a `ClerkLayer` wraps a service: from then on a handler's only
 /// extractor looks for the outcome a layer recorded (see [`Place`]).
@@ -221,7 +221,7 @@ fn bears_session_token(parts: &Parts, verifier: &ClerkVerifier, accepts: Accepts
     accepts.contains(TokenKind::Session)
         && matches!(
             header_token(&parts.headers),
-            Some(Ok(token)) if verifier.holds_session(token) || classify(token) == Class::Session
+            Some(Ok(token)) if verifier.holds_session(token) || class_of(token) == Class::Session
         )
 }
 

@@ -76,6 +76,23 @@ pub fn check_claims_reader(payload: &str) -> bool {
     crate::auth::check_fast_reader(payload)
 }
 
+/// Classifies a token (session, M2M JWT, OAuth JWT, opaque) the quick way
+/// the guards use and the way Clerk's code reads it, and panics if the two
+/// differ; returns whether the quick reading took it (it leaves anything
+/// unusual to the other). For property tests of that classification.
+///
+/// ```
+/// use clerk_guard::testing::check_classification;
+///
+/// let issuer_token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJ1c2VyXzEifQ.c2ln";
+/// assert!(check_classification(issuer_token));
+/// assert!(!check_classification("ak_not_a_jwt"));
+/// ```
+#[doc(hidden)]
+pub fn check_classification(token: &str) -> bool {
+    crate::verify::check_classification(token)
+}
+
 /// Mints `count` tokens with `make(i)` on every core (RSA signing is the
 /// slow part of a large pool), in order: for load, soak and memory runs.
 ///

@@ -224,7 +224,7 @@ impl Class {
 /// a session token; otherwise Clerk's prefixes.
 pub(crate) fn classify(token: &str) -> Class {
     if is_jwt_format(token) {
-        return jwt_kind(token).map_or(Class::Session, Class::Jwt);
+        return jwt_kind(token);
     }
     for (prefix, kind) in PREFIXES {
         if let Some(body) = token.strip_prefix(prefix) {
@@ -237,20 +237,40 @@ pub(crate) fn classify(token: &str) -> Class {
 }
 
 /// Three non-empty base64url segments (Clerk's `isJwtFormat`).
-fn is_jwt_format(token: &str) -> bool {
+pub(crate) fn is_jwt_format(token: &str) -> bool {
     let Ok((header, payload, signature)) = segments(token) else {
         return false;
     };
-    [header, payload, signature].iter().all(|segment| {
-        !segment.is_empty()
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
+    [header, payload, signature]
+        .iter()
+        .all(|segment| !segment.is_empty() && base64url_alphabet(segment))
 }
 
-/// M2M or OAuth for a JWT-format token, from its unverified header and payload.
-fn jwt_kind(token: &str) -> Option<TokenKind> {
+/// Every byte of `segment` in the base64url alphabet (`[A-Za-z0-9_-]`):
+/// checked by the SIMD decoder's check where the segment is also of a
+/// decodable length (every real token's), else byte by byte.
+fn base64url_alphabet(segment: &str) -> bool {
+    B64URL.check(segment.as_bytes()).is_ok()
+        || segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Clerk's rule for a JWT-format token whose header and payload decode:
+/// `sub` `mch_…` is M2M, else `typ` `at+jwt` is OAuth, else a session.
+pub(crate) fn jwt_class(typ: Option<&str>, sub: Option<&str>) -> Class {
+    if sub.is_some_and(|sub| sub.starts_with("mch_")) {
+        Class::Jwt(TokenKind::M2m)
+    } else if typ.is_some_and(|typ| OAUTH_TYPES.contains(&typ)) {
+        Class::Jwt(TokenKind::OAuth)
+    } else {
+        Class::Session
+    }
+}
+
+/// [`jwt_class`] of a JWT-format token, from its unverified header and
+/// payload read as JSON (a session when either is not).
+fn jwt_kind(token: &str) -> Class {
     #[derive(Deserialize)]
     struct Typ {
         typ: Option<Value>,
@@ -259,26 +279,16 @@ fn jwt_kind(token: &str) -> Option<TokenKind> {
     struct Sub {
         sub: Option<Value>,
     }
-    let (header, payload, _) = segments(token).ok()?;
-    let header: Typ = serde_json::from_slice(&B64URL.decode_to_vec(header).ok()?).ok()?;
-    let payload: Sub = serde_json::from_slice(&B64URL.decode_to_vec(payload).ok()?).ok()?;
-    if payload
-        .sub
-        .as_ref()
-        .and_then(Value::as_str)
-        .is_some_and(|sub| sub.starts_with("mch_"))
-    {
-        return Some(TokenKind::M2m);
-    }
-    if header
-        .typ
-        .as_ref()
-        .and_then(Value::as_str)
-        .is_some_and(|typ| OAUTH_TYPES.contains(&typ))
-    {
-        return Some(TokenKind::OAuth);
-    }
-    None
+    let read = || {
+        let (header, payload, _) = segments(token).ok()?;
+        let header: Typ = serde_json::from_slice(&B64URL.decode_to_vec(header).ok()?).ok()?;
+        let payload: Sub = serde_json::from_slice(&B64URL.decode_to_vec(payload).ok()?).ok()?;
+        Some(jwt_class(
+            header.typ.as_ref().and_then(Value::as_str),
+            payload.sub.as_ref().and_then(Value::as_str),
+        ))
+    };
+    read().unwrap_or(Class::Session)
 }
 
 #[cfg(test)]
@@ -291,6 +301,41 @@ mod tests {
             B64URL.encode_to_string(header),
             B64URL.encode_to_string(payload)
         )
+    }
+
+    #[test]
+    fn the_base64url_alphabet_is_clerks_regex() {
+        let regex = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        let mut cases: Vec<String> = [
+            "a", "ab", "abc", "abcd", "abcde", "a_-9", "ab==", "ab=c", "abc=", "a+b/", "a b", "é",
+            "AAAA\0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for len in 0..70 {
+            for bad in [
+                None,
+                Some('='),
+                Some('+'),
+                Some('/'),
+                Some('.'),
+                Some('\u{7f}'),
+                Some('ÿ'),
+            ] {
+                let mut s: String = "Zz09_-".chars().cycle().take(len).collect();
+                if let Some(bad) = bad {
+                    s.insert(len / 2, bad);
+                }
+                cases.push(s);
+            }
+        }
+        for case in cases {
+            assert_eq!(base64url_alphabet(&case), regex(&case), "{case:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,6 @@ pub(crate) use cookies::{
     names as cookie_names, peek, CookieScope, CookieStep, Cookies, SessionCookies,
 };
 pub(crate) use jose::{segments, Header, JwtKind, RsaAlgorithm};
-pub(crate) use kind::{classify, has_machine_prefix, Class};
+pub(crate) use kind::{classify, has_machine_prefix, is_jwt_format, jwt_class, Class};
 pub use kind::{Accepts, TokenKind};
 pub(crate) use source::{header_token, is_request_token};

@@ -6,6 +6,7 @@
 //! methods below, and the extractors and layer through [`ClerkVerifier::render`]).
 
 mod backend_api;
+mod class;
 mod global;
 mod machine_jwt;
 mod rules;
@@ -19,6 +20,9 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use class::check as check_classification;
+pub(crate) use class::class_of;
 pub(crate) use global::initialised;
 pub(crate) use global::own_verifiers_exist;
 pub use global::{global, init};
@@ -30,7 +34,7 @@ use crate::config::{ClerkConfig, ConfigError};
 use crate::http::BackendApi;
 use crate::keys::KeyStore;
 use crate::rejection::{AuthRejection, Reason};
-use crate::token::{classify, header_token, Accepts, Class, TokenKind};
+use crate::token::{header_token, Accepts, Class, TokenKind};
 use crate::util::Throttle;
 
 /// Verifies Clerk session tokens: key lookup, signature, claims.
@@ -245,7 +249,7 @@ impl ClerkVerifier {
 
     /// [`Self::verify_as`], unrendered.
     async fn principal(&self, token: &str, accepts: Accepts) -> Result<Principal, AuthRejection> {
-        let class = classify(token);
+        let class = class_of(token);
         if !accepts.contains(class.kind()) {
             return Err(AuthRejection::with_detail(
                 Reason::TokenTypeMismatch,
