@@ -632,6 +632,12 @@ fn claims_object() -> impl Strategy<Value = Vec<(String, Value)>> {
         Just("o"),
         Just("fva"),
         Just("pla"),
+        Just("fea"),
+        Just("roles"),
+        Just("role"),
+        Just("metadata"),
+        Just("act"),
+        Just("org_id"),
         Just("x"),
         Just("é"),
     ];
@@ -898,3 +904,50 @@ proptest! {
         }
     }
 }
+
+/// What a role claim may hold: a role, roles among other values, another
+/// type, or (for `metadata`) an object of those.
+fn role_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        3 => prop::sample::select(vec!["admin", "editor", "", "a\"b", "é☃"]).prop_map(|s| json!(s)),
+        1 => Just(Value::Null),
+        1 => (0i64..3).prop_map(|n| json!(n)),
+    ];
+    leaf.prop_recursive(3, 24, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec(
+                (prop::sample::select(vec!["role", "roles", "team", "x"]), inner),
+                0..4
+            )
+            .prop_map(|members| {
+                Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The roles (default claims and a nested custom path), the actor and
+    /// `has()` read from the claims' noted texts are what the claim map
+    /// gives, repeated names included.
+    #[test]
+    fn roles_read_from_noted_texts_are_the_maps(
+        members in prop::collection::vec(
+            (prop::sample::select(vec!["roles", "role", "metadata", "act", "fea", "pla", "fva"]), role_value()),
+            0..7,
+        ),
+    ) {
+        let mut all: Vec<(String, Value)> =
+            vec![("sub".to_owned(), json!("user_1")), ("exp".to_owned(), json!(1))];
+        all.extend(members.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let payload = write_object(&all, false);
+        let took = clerk_guard::testing::check_claims_reader(&payload);
+        if !payload.contains('\\') {
+            prop_assert!(took, "{}", payload);
+        }
+    }
+}
+

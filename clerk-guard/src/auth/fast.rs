@@ -127,6 +127,93 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
     (scan.at == scan.bytes.len()).then_some(out)
 }
 
+/// The string fields `names` of a noted claim's JSON text, read as in
+/// [`read`]: `Some(None)` when the value is not an object, each field `None`
+/// where absent or of another type, the last of a repeated name winning;
+/// `None` to let the caller read it with serde (an escape, deep nesting).
+pub(super) fn fields<'a, const N: usize>(
+    text: &'a str,
+    names: &[&str; N],
+) -> Option<Option<[Option<&'a str>; N]>> {
+    let mut scan = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut out = [None; N];
+    if scan.peek()? != b'{' {
+        return scan.whole_value().then_some(None);
+    }
+    scan.at += 1;
+    scan.space();
+    if scan.peek()? == b'}' {
+        scan.at += 1;
+    } else {
+        loop {
+            let (start, end) = scan.plain_string()?;
+            scan.space();
+            scan.eat(b':')?;
+            scan.space();
+            let name = text.get(start..end)?;
+            match names.iter().position(|n| *n == name) {
+                Some(at) if scan.peek()? == b'"' => {
+                    let (start, end) = scan.plain_string()?;
+                    out[at] = Some(text.get(start..end)?);
+                }
+                Some(at) => {
+                    scan.skip_value(1)?;
+                    out[at] = None;
+                }
+                None => scan.skip_value(1)?,
+            }
+            scan.space();
+            match scan.next()? {
+                b',' => scan.space(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    scan.space();
+    (scan.at == scan.bytes.len()).then_some(Some(out))
+}
+
+/// The items of a noted claim's JSON text, each a string or `None`, read as
+/// in [`read`]: `Some(None)` when the value is not an array; `None` to let
+/// the caller read it with serde.
+pub(super) fn items(text: &str) -> Option<Option<Vec<Option<&str>>>> {
+    let mut scan = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    if scan.peek()? != b'[' {
+        return scan.whole_value().then_some(None);
+    }
+    let mut out = Vec::new();
+    scan.at += 1;
+    scan.space();
+    if scan.peek()? == b']' {
+        scan.at += 1;
+    } else {
+        loop {
+            if scan.peek()? == b'"' {
+                let (start, end) = scan.plain_string()?;
+                out.push(Some(text.get(start..end)?));
+            } else {
+                scan.skip_value(1)?;
+                out.push(None);
+            }
+            scan.space();
+            match scan.next()? {
+                b',' => scan.space(),
+                b']' => break,
+                _ => return None,
+            }
+        }
+    }
+    scan.space();
+    (scan.at == scan.bytes.len()).then_some(Some(out))
+}
+
 /// Where a claim's value goes.
 enum Slot<'a> {
     Text(&'a mut Option<Text>),
@@ -214,6 +301,14 @@ impl Scanner<'_> {
             return None;
         }
         Some(value as f64)
+    }
+
+    /// The whole input is one JSON value (with whitespace around it).
+    fn whole_value(&mut self) -> bool {
+        self.space();
+        let read = self.skip_value(0).is_some();
+        self.space();
+        read && self.at == self.bytes.len()
     }
 
     /// Any JSON value, checked by the grammar and passed over.
@@ -422,6 +517,28 @@ pub(crate) fn check(payload: &str) -> bool {
         V2Claims::from_map(&map).organization(),
         "the v2 organization differs for {payload:?}"
     );
+    // What a handler reads is the same with and without the claim map.
+    let paths: std::sync::Arc<[Vec<String>]> = super::DEFAULT_ROLE_CLAIMS
+        .iter()
+        .chain(&["metadata.team.roles", "act"])
+        .map(|path| path.split('.').map(str::to_owned).collect())
+        .collect();
+    let seen = |map_first: bool| {
+        let id = super::VerifierId::fresh();
+        let auth =
+            super::ClerkAuth::from_payload(id, payload.as_bytes().to_vec(), "t", &paths).ok()?;
+        if map_first {
+            auth.claims();
+        }
+        Some((
+            auth.roles().to_vec(),
+            auth.org().cloned(),
+            auth.actor().cloned(),
+            auth.factor_verification_age(),
+            [auth.has_feature("a"), auth.has_plan("a"), auth.has_feature("org:a")],
+        ))
+    };
+    assert_eq!(seen(false), seen(true), "a handler reads differently for {payload:?}");
     true
 }
 

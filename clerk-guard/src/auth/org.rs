@@ -76,7 +76,7 @@ fn normalise_org_role(role: &str) -> String {
     if role.starts_with("org:") {
         role.to_owned()
     } else {
-        format!("org:{role}")
+        ["org:", role].concat()
     }
 }
 
@@ -172,7 +172,9 @@ impl<'a> V2Claims<'a> {
             id: id?.into_owned(),
             slug: slug.map(Cow::into_owned),
             // v2 carries the bare role; Clerk prefixes it once, whatever it holds.
-            role: role.filter(|r| !r.is_empty()).map(|r| format!("org:{r}")),
+            role: role
+                .filter(|r| !r.is_empty())
+                .map(|r| ["org:", &r].concat()),
             permissions: decode_v2_permissions(
                 self.fea.as_deref().unwrap_or(""),
                 per.as_deref().unwrap_or(""),
@@ -191,33 +193,60 @@ fn decode_v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
     if per.is_empty() || fpm.is_empty() {
         return Vec::new();
     }
-    let permissions: Vec<&str> = per.split(',').map(str::trim).collect();
-    let masks: Vec<&str> = fpm.split(',').map(str::trim).collect();
+    // The i-th org feature takes the i-th mask: one step per feature.
+    let mut masks = fpm.split(',').map(str::trim);
     let org_features = fea.split(',').filter_map(|entry| {
         let (scope, feature) = entry.trim().split_once(':')?;
         matches!(scope, "o" | "ou" | "uo").then_some(feature)
     });
     let mut granted = Vec::new();
-    for (index, feature) in org_features.enumerate() {
-        let Some(mask) = masks.get(index).and_then(|m| decimal_to_bits(m)) else {
+    for feature in org_features {
+        let Some(mask) = masks.next().and_then(Mask::parse) else {
             continue;
         };
         if feature.is_empty() {
             continue;
         }
-        for (bit, permission) in permissions.iter().enumerate() {
-            let limb = mask.get(bit / 64).copied().unwrap_or(0);
-            if limb >> (bit % 64) & 1 == 1 && !permission.is_empty() {
-                let mut name = String::with_capacity(5 + feature.len() + permission.len());
-                name.push_str("org:");
-                name.push_str(feature);
-                name.push(':');
-                name.push_str(permission);
-                granted.push(name);
+        for (bit, permission) in per.split(',').map(str::trim).enumerate() {
+            if mask.bit(bit) && !permission.is_empty() {
+                granted.push(["org:", feature, ":", permission].concat());
             }
         }
     }
     granted
+}
+
+/// A permission mask: a word when it fits one (every real mask), else
+/// limbs.
+enum Mask {
+    Word(u64),
+    Limbs(Vec<u64>),
+}
+
+impl Mask {
+    /// A decimal string of ASCII digits; `None` otherwise.
+    fn parse(decimal: &str) -> Option<Self> {
+        // Any 19 digits fit a u64.
+        if !decimal.is_empty() && decimal.len() <= 19 {
+            return decimal
+                .bytes()
+                .try_fold(0u64, |word, b| {
+                    b.is_ascii_digit().then(|| word * 10 + u64::from(b - b'0'))
+                })
+                .map(Mask::Word);
+        }
+        decimal_to_bits(decimal).map(Mask::Limbs)
+    }
+
+    /// Bit `bit`, least significant first.
+    fn bit(&self, bit: usize) -> bool {
+        let limb = match self {
+            Mask::Word(word) if bit < 64 => *word,
+            Mask::Word(_) => 0,
+            Mask::Limbs(limbs) => limbs.get(bit / 64).copied().unwrap_or(0),
+        };
+        limb >> (bit % 64) & 1 == 1
+    }
 }
 
 /// A decimal string of any length as little-endian 64-bit limbs; `None`
@@ -281,6 +310,31 @@ mod tests {
         assert_eq!(decode_v2_permissions(",o:b", "read", "1"), ["org:b:read"]);
         // Only Clerk's scopes count as organization scopes.
         assert!(decode_v2_permissions("org:a,xo:b", "read", "1,1").is_empty());
+    }
+
+    #[test]
+    fn a_word_mask_reads_as_the_limbs_do() {
+        for decimal in [
+            "0",
+            "1",
+            "5",
+            "007",
+            "18446744073709551615",
+            "9999999999999999999",
+            "1x",
+            "+1",
+            " 1",
+        ] {
+            let word = Mask::parse(decimal);
+            let limbs = decimal_to_bits(decimal);
+            assert_eq!(word.is_some(), limbs.is_some(), "{decimal}");
+            if let (Some(word), Some(limbs)) = (word, limbs) {
+                let limbs = Mask::Limbs(limbs);
+                for bit in 0..130 {
+                    assert_eq!(word.bit(bit), limbs.bit(bit), "{decimal} bit {bit}");
+                }
+            }
+        }
     }
 
     #[test]

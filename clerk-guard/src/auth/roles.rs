@@ -1,7 +1,11 @@
 //! Application roles: read from the configured claim paths, an
 //! organization role never among them.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
+
+use super::text;
 
 /// The claims read for application roles by default, in order: `roles`
 /// (string or array), `role`, `metadata.role`, `metadata.roles`.
@@ -11,7 +15,63 @@ use serde_json::{Map, Value};
 /// ```
 pub const DEFAULT_ROLE_CLAIMS: [&str; 4] = ["roles", "role", "metadata.role", "metadata.roles"];
 
-pub(super) fn app_roles(claims: &Map<String, Value>, paths: &[Vec<String>]) -> Vec<String> {
+/// What a role claim path holds: a string, or an array's items (each a
+/// string or `None`). Anything else holds no role.
+pub(super) enum Held<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<Option<Cow<'a, str>>>),
+}
+
+impl<'a> Held<'a> {
+    /// What a claim-map value holds.
+    pub(super) fn of_value(value: &'a Value) -> Option<Self> {
+        match value {
+            Value::String(role) => Some(Held::One(Cow::Borrowed(role))),
+            Value::Array(items) => Some(Held::Many(
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(Cow::Borrowed))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The same, owning its strings.
+    pub(super) fn into_owned(self) -> Held<'static> {
+        let owned = |role: Cow<'_, str>| Cow::Owned(role.into_owned());
+        match self {
+            Held::One(role) => Held::One(owned(role)),
+            Held::Many(items) => Held::Many(items.into_iter().map(|i| i.map(owned)).collect()),
+        }
+    }
+
+    /// What a claim's JSON text holds.
+    pub(super) fn of_text(text: &'a str) -> Option<Self> {
+        match text.as_bytes().first() {
+            Some(b'"') => text::string(text).map(Held::One),
+            Some(b'[') => text::items(text).map(Held::Many),
+            _ => None,
+        }
+    }
+}
+
+/// The value at `path` in the claim map.
+pub(super) fn in_map<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Option<Held<'a>> {
+    let (first, rest) = path.split_first()?;
+    let mut value = claims.get(first.as_str());
+    for segment in rest {
+        value = value.and_then(|v| v.get(segment.as_str()));
+    }
+    value.and_then(Held::of_value)
+}
+
+/// The application roles at `paths`, in order, without duplicates or empty
+/// ones; `at(path)` is what a path holds.
+pub(super) fn app_roles<'a>(
+    paths: &[Vec<String>],
+    mut at: impl FnMut(&[String]) -> Option<Held<'a>>,
+) -> Vec<String> {
     let mut roles: Vec<String> = Vec::new();
     let mut add = |role: &str| {
         if !role.is_empty() && !roles.iter().any(|r| r == role) {
@@ -19,18 +79,10 @@ pub(super) fn app_roles(claims: &Map<String, Value>, paths: &[Vec<String>]) -> V
         }
     };
     for path in paths {
-        let mut segments = path.iter();
-        let Some(first) = segments.next() else {
-            continue;
-        };
-        let mut value = claims.get(first.as_str());
-        for segment in segments {
-            value = value.and_then(|v| v.get(segment.as_str()));
-        }
-        match value {
-            Some(Value::String(role)) => add(role),
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut add),
-            _ => {}
+        match at(path) {
+            Some(Held::One(role)) => add(&role),
+            Some(Held::Many(items)) => items.iter().flatten().for_each(|role| add(role)),
+            None => {}
         }
     }
     roles
@@ -50,7 +102,8 @@ mod tests {
             .iter()
             .map(|p| p.split('.').map(str::to_owned).collect())
             .collect();
-        let roles = app_roles(claims.as_object().unwrap(), &paths);
+        let claims = claims.as_object().unwrap();
+        let roles = app_roles(&paths, |path| in_map(claims, path));
         assert_eq!(roles, ["admin", "editor", "owner", "viewer"]);
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::heap;
 use super::org::{Organization, V1Claims, V2Claims};
 use super::registered::{Registered, Spans, Text, AUTHORIZATION, GROUP, ROLES};
-use super::roles::app_roles;
+use super::roles::{app_roles, in_map, Held};
 use super::VerifierId;
 use crate::rejection::{AuthRejection, Reason};
 
@@ -277,17 +277,34 @@ impl ClerkAuth {
     /// ```
     pub fn roles(&self) -> &[String] {
         self.0.roles.get_or_init(|| {
-            // Custom role claims outside the noted ones need the map.
-            let noted = self.0.role_claims.iter().all(|path| {
+            let paths = &self.0.role_claims;
+            if let Some(claims) = self.0.claims.get() {
+                return app_roles(paths, |path| in_map(claims, path));
+            }
+            let spans = self.0.registered.spans;
+            let payload = self.payload();
+            // A noted claim is read from its text; a path into one (custom
+            // `metadata.role`) from its value; a claim outside the noted
+            // ones needs the map.
+            if !paths.iter().all(|path| {
                 path.first()
                     .is_some_and(|first| Spans::index(first.as_bytes()).is_some())
-            });
-            let claims = if noted {
-                self.authorization(ROLES)
-            } else {
-                self.claims()
-            };
-            app_roles(claims, &self.0.role_claims)
+            }) {
+                return app_roles(paths, |path| in_map(self.claims(), path));
+            }
+            app_roles(paths, |path| {
+                let (first, rest) = path.split_first()?;
+                let text = spans.text(payload, first)?;
+                if rest.is_empty() {
+                    return Held::of_text(text);
+                }
+                let value: Value = serde_json::from_str(text).ok()?;
+                let mut at = &value;
+                for segment in rest {
+                    at = at.get(segment.as_str())?;
+                }
+                Held::of_value(at).map(Held::into_owned)
+            })
         })
     }
 

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::fast;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// A string value, borrowed when it has no escapes; `None` for another type.
@@ -28,7 +29,10 @@ pub(super) fn string(text: &str) -> Option<Cow<'_, str>> {
 
 /// An array's items, each a string or `None`; `None` for another type.
 pub(super) fn items(text: &str) -> Option<Vec<Option<Cow<'_, str>>>> {
-    parse(text, Items)
+    match fast::items(text) {
+        Some(items) => items.map(|items| items.into_iter().map(|i| i.map(Cow::Borrowed)).collect()),
+        None => parse(text, Items),
+    }
 }
 
 /// The string fields `names` of an object (`None` each where absent or of
@@ -37,7 +41,10 @@ pub(super) fn fields<'a, const N: usize>(
     text: &'a str,
     names: &[&str; N],
 ) -> Option<[Option<Cow<'a, str>>; N]> {
-    parse(text, Fields(names))
+    match fast::fields(text, names) {
+        Some(fields) => fields.map(|fields| fields.map(|f| f.map(Cow::Borrowed))),
+        None => parse(text, Fields(names)),
+    }
 }
 
 /// `seed` over the whole of `text`: `None` when it reads `None`, or on an
@@ -199,7 +206,10 @@ mod tests {
             .map(str::to_owned)
     }
 
-    const VALUES: [&str; 14] = [
+    const VALUES: [&str; 17] = [
+        r#"{ "id" : "a" , "id" : { "x" : [ 1 , "y" ] } , "rol" : "r" , "name":"n" }"#,
+        r#"[ "a" , 2 , "b" , [ "c" ] ]"#,
+        r#"{"id":"a","rol":"r","name":"n\"q"}"#,
         r#""plain""#,
         r#""""#,
         r#""esc\"aped\u00e9\n""#,
@@ -236,6 +246,13 @@ mod tests {
             let read_fields =
                 fields(text, &["id", "name", "rol"]).map(|f| f.map(|v| v.map(Cow::into_owned)));
             assert_eq!(read_fields, map_fields, "{text}");
+            // The serde readings alone (the scans' fallback) agree too.
+            let serde_fields = parse(text, Fields(&["id", "name", "rol"]))
+                .map(|f| f.map(|v| v.map(Cow::into_owned)));
+            assert_eq!(serde_fields, map_fields, "{text}");
+            let serde_items = parse(text, Items)
+                .map(|items| items.into_iter().map(|i| i.map(Cow::into_owned)).collect());
+            assert_eq!(serde_items, map_items, "{text}");
         }
         // Borrowed where no escape changes the bytes.
         assert!(matches!(string(r#""plain""#), Some(Cow::Borrowed("plain"))));
