@@ -6,7 +6,8 @@
 # route in one router, wrk on core 1. Routes take turns within each round;
 # the figure is the server's CPU time per request (utime + stime from
 # /proc, over wrk's request count), and a route's ratio is its reference's
-# cost over its own, median of the rounds with their spread.
+# cost (the runs just before and after it) over its own, median of the
+# rounds with their spread.
 #
 #   bash benches/shapes.sh     (needs wrk and taskset; ROUNDS=7 DURATION=3s
 #                               COLD_TOKENS=100000 CONNECTIONS=16 MODES="warm cold"
@@ -33,33 +34,46 @@ run_mode() { # mode cache tokens reference reference_me
         taskset -c 0 "$exe" > "$dir/server.out" &
     local pid=$!
     until grep -q listening "$dir/server.out" 2>/dev/null; do sleep 0.2; done
-    local routes="$ref $ref_me sole auth role permission principal me"
+    # Each route runs between two runs of its reference (A-B-A): the VM's
+    # drift within a round cancels out of the ratio.
+    local order="$ref sole $ref auth $ref role $ref permission $ref principal $ref $ref_me me $ref_me"
     for round in $(seq "$ROUNDS"); do
-        for route in $routes; do
+        local at=0
+        for route in $order; do
             local before after requests
             before=$(cpu "$pid")
             requests=$(ROUTE="/$route" TOKENS_FILE="$dir/$mode.txt" taskset -c 1 \
                 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s benches/shapes.lua http://127.0.0.1:3400 |
                 awk '/requests in/ { print $1 }')
             after=$(cpu "$pid")
-            echo "$round $route $(( after - before )) $requests" >> "$dir/$mode.costs"
+            echo "$round $at $route $(( after - before )) $requests" >> "$dir/$mode.costs"
+            at=$(( at + 1 ))
         done
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
     python3 - "$dir/$mode.costs" "$mode" "$ref" "$ref_me" "$tick" <<'PY'
 import sys, statistics
 path, mode, ref, ref_me, tick = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
-cost = {}
+runs = {}  # round -> [(route, µs per request)] in order
 for line in open(path):
-    rnd, route, ticks, requests = line.split()
-    cost.setdefault(route, {})[int(rnd)] = int(ticks) / tick / int(requests) * 1e6  # µs per request
-print(f"{mode}: ratio = {ref}'s CPU per request / the route's (median [min, max] of {len(cost[ref])} rounds)")
+    rnd, at, route, ticks, requests = line.split()
+    runs.setdefault(int(rnd), []).append((route, int(ticks) / tick / int(requests) * 1e6))
+ratios, costs, refs = {}, {}, {}
+for order in runs.values():
+    for i, (route, cost) in enumerate(order):
+        if route in (ref, ref_me):
+            continue
+        # The reference runs just before and just after the route.
+        against = (order[i - 1][1] + order[i + 1][1]) / 2
+        ratios.setdefault(route, []).append(against / cost)
+        costs.setdefault(route, []).append(cost)
+        refs.setdefault(route, []).append(against)
+print(f"{mode}: ratio = {ref}'s CPU per request / the route's, the reference run just before "
+      f"and after (median [min, max] of {len(runs)} rounds)")
 for route in ["sole", "auth", "role", "permission", "principal", "me"]:
-    against = ref_me if route == "me" else ref
-    ratios = sorted(cost[against][r] / cost[route][r] for r in cost[route])
-    mid = statistics.median(ratios)
-    print(f"  {route:<11} {mid:.3f} [{ratios[0]:.3f}, {ratios[-1]:.3f}]  "
-          f"({statistics.median(cost[route].values()):.1f} µs against {statistics.median(cost[against].values()):.1f} µs)")
+    r = sorted(ratios[route])
+    print(f"  {route:<11} {statistics.median(r):.3f} [{r[0]:.3f}, {r[-1]:.3f}]  "
+          f"({statistics.median(costs[route]):.1f} µs against {statistics.median(refs[route]):.1f} µs)")
 PY
 }
 

@@ -361,11 +361,7 @@ pub struct AllPermissions<L>(PhantomData<L>);
 
 impl<L: StrList> Requirement for AllPermissions<L> {
     fn check(auth: &ClerkAuth) -> Result<(), Reason> {
-        let granted = |is: &dyn Fn(&str) -> bool| {
-            auth.org()
-                .is_some_and(|org| org.permissions().iter().any(|p| is(p)))
-        };
-        L::all(&granted)
+        L::all(&|is| auth.grants(is))
             .then_some(())
             .ok_or(Reason::MissingPermission)
     }

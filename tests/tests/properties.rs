@@ -865,8 +865,19 @@ fn org_payload() -> impl Strategy<Value = String> {
         prop::collection::vec((top, org_value()), 0..6),
         prop::option::of(prop::collection::vec((o_field, org_value()), 0..8)),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(top, o, v2)| {
+        .prop_map(|(mut top, mut o, v2, coherent)| {
+            // A real v2 organization last (the last of a repeated name wins),
+            // so the permission checks see granted permissions too.
+            if coherent {
+                top.push(("fea", json!("o:a,u:b,ou:c")));
+                o.get_or_insert_with(Vec::new).extend([
+                    ("id", json!("org_1")),
+                    ("per", json!("read,manage")),
+                    ("fpm", json!("3,1")),
+                ]);
+            }
             let owned = |members: Vec<(&str, Value)>| -> Vec<(String, Value)> {
                 members
                     .into_iter()
@@ -917,11 +928,19 @@ fn role_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
             prop::collection::vec(
-                (prop::sample::select(vec!["role", "roles", "team", "x"]), inner),
+                (
+                    prop::sample::select(vec!["role", "roles", "team", "x"]),
+                    inner
+                ),
                 0..4
             )
             .prop_map(|members| {
-                Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                Value::Object(
+                    members
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                )
             }),
         ]
     })
@@ -950,4 +969,3 @@ proptest! {
         }
     }
 }
-

@@ -127,6 +127,21 @@ pub(super) fn read(payload: &str) -> Option<Registered> {
     (scan.at == scan.bytes.len()).then_some(out)
 }
 
+/// Permission names the checks ask about (those the property tests' claims
+/// grant, and near misses).
+#[cfg(any(test, feature = "testing"))]
+const PERMISSIONS: [&str; 9] = [
+    "org:a:read",
+    "org:a:manage",
+    "org:c:read",
+    "org:c:manage",
+    "org:b:read",
+    "org:a:",
+    "org:a:rea",
+    "org:ar:ead",
+    "org:a:b",
+];
+
 /// The string fields `names` of a noted claim's JSON text, read as in
 /// [`read`]: `Some(None)` when the value is not an object, each field `None`
 /// where absent or of another type, the last of a repeated name winning;
@@ -530,15 +545,34 @@ pub(crate) fn check(payload: &str) -> bool {
         if map_first {
             auth.claims();
         }
+        // Asked before the organization is built (then read from the claims).
+        let granted = PERMISSIONS.map(|p| auth.has_permission(p));
+        let listed = PERMISSIONS.map(|p| {
+            auth.org()
+                .is_some_and(|org| org.permissions().iter().any(|held| held == p))
+        });
+        assert_eq!(
+            granted, listed,
+            "has_permission is not the list for {payload:?}"
+        );
         Some((
+            granted,
             auth.roles().to_vec(),
             auth.org().cloned(),
             auth.actor().cloned(),
             auth.factor_verification_age(),
-            [auth.has_feature("a"), auth.has_plan("a"), auth.has_feature("org:a")],
+            [
+                auth.has_feature("a"),
+                auth.has_plan("a"),
+                auth.has_feature("org:a"),
+            ],
         ))
     };
-    assert_eq!(seen(false), seen(true), "a handler reads differently for {payload:?}");
+    assert_eq!(
+        seen(false),
+        seen(true),
+        "a handler reads differently for {payload:?}"
+    );
     true
 }
 

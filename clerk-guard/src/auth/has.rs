@@ -104,8 +104,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_permission("org:billing:manage") { /* … */ } }
     /// ```
     pub fn has_permission(&self, permission: &str) -> bool {
-        self.org()
-            .is_some_and(|org| org.permissions().iter().any(|p| p == permission))
+        self.grants(&|held| held == permission)
     }
 }
 

@@ -122,6 +122,17 @@ impl<'a> V1Claims<'a> {
         }
     }
 
+    /// Whether the organization these claims give grants a permission
+    /// `wanted` accepts (its [`Organization::permissions`] hold one),
+    /// without building it.
+    pub(super) fn grants(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        self.id.is_some()
+            && self
+                .permissions
+                .as_ref()
+                .is_some_and(|held| held.iter().any(|p| wanted(p)))
+    }
+
     pub(super) fn organization(self) -> Option<Organization> {
         Some(Organization {
             id: self.id?.into_owned(),
@@ -166,6 +177,26 @@ impl<'a> V2Claims<'a> {
         }
     }
 
+    /// Whether the organization these claims give grants a permission
+    /// `wanted` accepts (its [`Organization::permissions`] hold one),
+    /// without building it.
+    pub(super) fn grants(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        let Some([Some(_), _, _, per, fpm]) = &self.o else {
+            return false;
+        };
+        let mut found = false;
+        v2_permissions(
+            self.fea.as_deref().unwrap_or(""),
+            per.as_deref().unwrap_or(""),
+            fpm.as_deref().unwrap_or(""),
+            |feature, permission| {
+                found = with_permission_name(feature, permission, wanted);
+                found
+            },
+        );
+        found
+    }
+
     pub(super) fn organization(self) -> Option<Organization> {
         let [id, slug, role, per, fpm] = self.o?;
         Some(Organization {
@@ -190,8 +221,19 @@ impl<'a> V2Claims<'a> {
 /// `org:<feature>:<permission>`. Lists keep their positions: an empty entry
 /// is an empty item that grants nothing and shifts nothing.
 fn decode_v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
+    let mut granted = Vec::new();
+    v2_permissions(fea, per, fpm, |feature, permission| {
+        granted.push(["org:", feature, ":", permission].concat());
+        false
+    });
+    granted
+}
+
+/// Each permission [`decode_v2_permissions`] grants, as `(feature,
+/// permission)`, in order, until `each` returns `true`.
+fn v2_permissions(fea: &str, per: &str, fpm: &str, mut each: impl FnMut(&str, &str) -> bool) {
     if per.is_empty() || fpm.is_empty() {
-        return Vec::new();
+        return;
     }
     // The i-th org feature takes the i-th mask: one step per feature.
     let mut masks = fpm.split(',').map(str::trim);
@@ -199,7 +241,6 @@ fn decode_v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
         let (scope, feature) = entry.trim().split_once(':')?;
         matches!(scope, "o" | "ou" | "uo").then_some(feature)
     });
-    let mut granted = Vec::new();
     for feature in org_features {
         let Some(mask) = masks.next().and_then(Mask::parse) else {
             continue;
@@ -208,12 +249,28 @@ fn decode_v2_permissions(fea: &str, per: &str, fpm: &str) -> Vec<String> {
             continue;
         }
         for (bit, permission) in per.split(',').map(str::trim).enumerate() {
-            if mask.bit(bit) && !permission.is_empty() {
-                granted.push(["org:", feature, ":", permission].concat());
+            if mask.bit(bit) && !permission.is_empty() && each(feature, permission) {
+                return;
             }
         }
     }
-    granted
+}
+
+/// `wanted` of the permission name `org:<feature>:<permission>`, spelled on
+/// the stack (every real name fits).
+fn with_permission_name(feature: &str, permission: &str, wanted: &dyn Fn(&str) -> bool) -> bool {
+    let mut buf = [0u8; 192];
+    let len = 5 + feature.len() + permission.len();
+    if len > buf.len() {
+        return wanted(&["org:", feature, ":", permission].concat());
+    }
+    let mut at = 0;
+    for piece in ["org:", feature, ":", permission] {
+        buf[at..at + piece.len()].copy_from_slice(piece.as_bytes());
+        at += piece.len();
+    }
+    // Pieces of `str`s, so UTF-8.
+    std::str::from_utf8(&buf[..len]).is_ok_and(wanted)
 }
 
 /// A permission mask: a word when it fits one (every real mask), else
@@ -310,6 +367,65 @@ mod tests {
         assert_eq!(decode_v2_permissions(",o:b", "read", "1"), ["org:b:read"]);
         // Only Clerk's scopes count as organization scopes.
         assert!(decode_v2_permissions("org:a,xo:b", "read", "1,1").is_empty());
+    }
+
+    #[test]
+    fn a_permission_is_granted_exactly_when_it_is_listed() {
+        let claims = |fea: &'static str, per: &'static str, fpm: &'static str| V2Claims {
+            o: Some([
+                Some(Cow::Borrowed("org_1")),
+                None,
+                None,
+                Some(Cow::Borrowed(per)),
+                Some(Cow::Borrowed(fpm)),
+            ]),
+            fea: Some(Cow::Borrowed(fea)),
+        };
+        let cases = [
+            ("o:billing,u:profile,uo:reports", "read,manage", "3,1"),
+            ("o:a:b,o:a", "b:read,read", "3,2"),
+            ("o:a,o:b", "read,,manage", ",7"),
+            ("o:", "read", "1"),
+        ];
+        for (fea, per, fpm) in cases {
+            let listed = decode_v2_permissions(fea, per, fpm);
+            let mut asked: Vec<String> = listed.clone();
+            for near in [
+                "org:billing:rea",
+                "org:billing",
+                "org:billing:read:",
+                "org:a:b:read",
+                "org:a:b",
+                "billing:read",
+                "org::read",
+                "org:b:",
+            ] {
+                asked.push(near.to_owned());
+            }
+            for p in &asked {
+                assert_eq!(
+                    claims(fea, per, fpm).grants(&|name| name == p),
+                    listed.contains(p),
+                    "{fea} {per} {fpm}: {p}"
+                );
+            }
+        }
+        let no_id = V2Claims {
+            o: Some([
+                None,
+                None,
+                None,
+                Some(Cow::Borrowed("read")),
+                Some(Cow::Borrowed("1")),
+            ]),
+            fea: Some(Cow::Borrowed("o:a")),
+        };
+        assert!(!no_id.grants(&|_| true));
+        // A name past the stack's room.
+        let long = "p".repeat(300);
+        let per: &'static str = Box::leak(long.clone().into_boxed_str());
+        let name = format!("org:billing:{long}");
+        assert!(claims("o:billing", per, "1").grants(&|n| n == name));
     }
 
     #[test]

@@ -269,6 +269,31 @@ impl ClerkAuth {
             .as_ref()
     }
 
+    /// Whether the active organization grants a permission `wanted`
+    /// accepts: from the organization when a handler built it, else from
+    /// the claims without building it (a permission check allocates
+    /// nothing).
+    pub(crate) fn grants(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        if let Some(org) = self.0.org.get() {
+            return org
+                .as_ref()
+                .is_some_and(|org| org.permissions().iter().any(|p| wanted(p)));
+        }
+        let v2 = self.claims_version() == 2;
+        match self.0.claims.get() {
+            Some(map) if v2 => V2Claims::from_map(map).grants(wanted),
+            Some(map) => V1Claims::from_map(map).grants(wanted),
+            None => {
+                let text = |name: &str| self.0.registered.spans.text(self.payload(), name);
+                if v2 {
+                    V2Claims::from_texts(text).grants(wanted)
+                } else {
+                    V1Claims::from_texts(text).grants(wanted)
+                }
+            }
+        }
+    }
+
     /// Application roles read from the configured role claims (default
     /// `roles`, `role`, `metadata.role`, `metadata.roles`).
     ///
