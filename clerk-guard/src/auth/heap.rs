@@ -60,10 +60,5 @@ pub(super) fn strings(list: &Vec<String>) -> usize {
 
 /// An organization: its strings and permissions.
 pub(super) fn organization(org: &Organization) -> usize {
-    [Some(&org.id), org.slug.as_ref(), org.role.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|s| allocation(s.capacity()))
-        .sum::<usize>()
-        + strings(&org.permissions)
+    org.heap_bytes()
 }

@@ -2,6 +2,8 @@
 //! the v1 `org_*` claims or the v2 `o` and `fea` claims.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -19,15 +21,90 @@ use super::text;
 ///     }
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Organization {
-    pub(super) id: String,
-    pub(super) slug: Option<String>,
-    pub(super) role: Option<String>,
-    pub(super) permissions: Vec<String>,
+    /// The id, slug and role (in its `org:` form), and for v2 the `fea`,
+    /// `per` and `fpm` the permissions decode from, in one string: one
+    /// allocation for the organization a handler reads.
+    text: Box<str>,
+    id: Span,
+    slug: Option<Span>,
+    role: Option<Span>,
+    permissions: Permissions,
+}
+
+/// Where a part of [`Organization::text`] sits.
+#[derive(Clone, Copy)]
+struct Span(u32, u32);
+
+#[derive(Clone)]
+enum Permissions {
+    /// v1 `org_permissions`, as listed.
+    Listed(Vec<String>),
+    /// v2: decoded from `fea`, `per` and `fpm` the first time they are
+    /// asked for (a handler that reads the id or role never decodes them).
+    Encoded {
+        fea: Span,
+        per: Span,
+        fpm: Span,
+        decoded: OnceLock<Vec<String>>,
+    },
 }
 
 impl Organization {
+    /// An organization of `parts` (id, slug, role with its `org:` prefix
+    /// when it has one, then `fea`, `per` and `fpm` for v2), copied into one
+    /// string.
+    fn new(parts: [Option<[&str; 2]>; 3], encoded: Option<[&str; 3]>, listed: Vec<String>) -> Self {
+        let len = parts
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|p| p.len())
+            .sum::<usize>()
+            + encoded.iter().flatten().map(|p| p.len()).sum::<usize>();
+        let mut text = String::with_capacity(len);
+        let mut put = |pieces: &[&str]| {
+            let start = text.len();
+            pieces.iter().for_each(|p| text.push_str(p));
+            // Claims come from a token of at most a few KiB.
+            Span(start as u32, (text.len() - start) as u32)
+        };
+        let [id, slug, role] = parts.map(|part| part.map(|pieces| put(&pieces)));
+        let permissions = match encoded {
+            Some([fea, per, fpm]) => Permissions::Encoded {
+                fea: put(&[fea]),
+                per: put(&[per]),
+                fpm: put(&[fpm]),
+                decoded: OnceLock::new(),
+            },
+            None => Permissions::Listed(listed),
+        };
+        Organization {
+            text: text.into_boxed_str(),
+            id: id.unwrap_or(Span(0, 0)),
+            slug,
+            role,
+            permissions,
+        }
+    }
+
+    fn part(&self, Span(start, len): Span) -> &str {
+        let (start, len) = (start as usize, len as usize);
+        self.text.get(start..start + len).unwrap_or_default()
+    }
+
+    /// Heap bytes it holds, for the token cache's budget.
+    pub(super) fn heap_bytes(&self) -> usize {
+        super::heap::allocation(self.text.len())
+            + match &self.permissions {
+                Permissions::Listed(listed) => super::heap::strings(listed),
+                Permissions::Encoded { decoded, .. } => {
+                    decoded.get().map_or(0, super::heap::strings)
+                }
+            }
+    }
+
     /// The organization id (`org_…`).
     ///
     /// ```
@@ -36,7 +113,7 @@ impl Organization {
     /// # }
     /// ```
     pub fn id(&self) -> &str {
-        &self.id
+        self.part(self.id)
     }
     /// The organization slug, if the token carries it.
     ///
@@ -46,7 +123,7 @@ impl Organization {
     /// # }
     /// ```
     pub fn slug(&self) -> Option<&str> {
-        self.slug.as_deref()
+        self.slug.map(|span| self.part(span))
     }
     /// The member's role, always in the `org:<role>` form (`org:admin`).
     ///
@@ -56,7 +133,7 @@ impl Organization {
     /// # }
     /// ```
     pub fn role(&self) -> Option<&str> {
-        self.role.as_deref()
+        self.role.map(|span| self.part(span))
     }
     /// The member's permissions (`org:<feature>:<permission>`), from v1
     /// `org_permissions` or decoded from v2 `fea` + `o.per` + `o.fpm`.
@@ -67,16 +144,39 @@ impl Organization {
     /// # }
     /// ```
     pub fn permissions(&self) -> &[String] {
-        &self.permissions
+        match &self.permissions {
+            Permissions::Listed(listed) => listed,
+            Permissions::Encoded {
+                fea,
+                per,
+                fpm,
+                decoded,
+            } => decoded.get_or_init(|| {
+                decode_v2_permissions(self.part(*fea), self.part(*per), self.part(*fpm))
+            }),
+        }
     }
 }
 
-/// A v1 `org_role` in the `org:` form (Clerk issues it so; a bare role is prefixed once).
-fn normalise_org_role(role: &str) -> String {
-    if role.starts_with("org:") {
-        role.to_owned()
-    } else {
-        ["org:", role].concat()
+impl PartialEq for Organization {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+            && self.slug() == other.slug()
+            && self.role() == other.role()
+            && self.permissions() == other.permissions()
+    }
+}
+
+impl Eq for Organization {}
+
+impl fmt::Debug for Organization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Organization")
+            .field("id", &self.id())
+            .field("slug", &self.slug())
+            .field("role", &self.role())
+            .field("permissions", &self.permissions())
+            .finish()
     }
 }
 
@@ -134,17 +234,27 @@ impl<'a> V1Claims<'a> {
     }
 
     pub(super) fn organization(self) -> Option<Organization> {
-        Some(Organization {
-            id: self.id?.into_owned(),
-            slug: self.slug.map(Cow::into_owned),
-            role: self.role.as_deref().map(normalise_org_role),
-            permissions: self
-                .permissions
-                .unwrap_or_default()
-                .into_iter()
-                .map(Cow::into_owned)
-                .collect(),
-        })
+        let id = self.id?;
+        // Clerk issues `org_role` in the `org:` form; a bare role is
+        // prefixed once.
+        let role = self
+            .role
+            .as_deref()
+            .map(|role| match role.strip_prefix("org:") {
+                Some(_) => ["", role],
+                None => ["org:", role],
+            });
+        let listed = self
+            .permissions
+            .unwrap_or_default()
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect();
+        Some(Organization::new(
+            [Some(["", &id]), self.slug.as_deref().map(|s| ["", s]), role],
+            None,
+            listed,
+        ))
     }
 }
 
@@ -199,19 +309,24 @@ impl<'a> V2Claims<'a> {
 
     pub(super) fn organization(self) -> Option<Organization> {
         let [id, slug, role, per, fpm] = self.o?;
-        Some(Organization {
-            id: id?.into_owned(),
-            slug: slug.map(Cow::into_owned),
-            // v2 carries the bare role; Clerk prefixes it once, whatever it holds.
-            role: role
-                .filter(|r| !r.is_empty())
-                .map(|r| ["org:", &r].concat()),
-            permissions: decode_v2_permissions(
+        let id = id?;
+        Some(Organization::new(
+            [
+                Some(["", &id]),
+                slug.as_deref().map(|s| ["", s]),
+                // v2 carries the bare role; Clerk prefixes it once, whatever
+                // it holds.
+                role.as_deref()
+                    .filter(|r| !r.is_empty())
+                    .map(|r| ["org:", r]),
+            ],
+            Some([
                 self.fea.as_deref().unwrap_or(""),
                 per.as_deref().unwrap_or(""),
                 fpm.as_deref().unwrap_or(""),
-            ),
-        })
+            ]),
+            Vec::new(),
+        ))
     }
 }
 
@@ -426,6 +541,49 @@ mod tests {
         let per: &'static str = Box::leak(long.clone().into_boxed_str());
         let name = format!("org:billing:{long}");
         assert!(claims("o:billing", per, "1").grants(&|n| n == name));
+    }
+
+    #[test]
+    fn an_organization_reads_compares_and_prints_its_parts() {
+        let v2 = |fpm: &str| {
+            Organization::new(
+                [Some(["", "org_1"]), None, Some(["org:", "admin"])],
+                Some(["o:billing", "read,manage", fpm]),
+                Vec::new(),
+            )
+        };
+        let org = v2("3");
+        assert_eq!(
+            (org.id(), org.slug(), org.role()),
+            ("org_1", None, Some("org:admin"))
+        );
+        // Equal before and after one side decoded its permissions.
+        let other = v2("3");
+        assert_eq!(
+            other.permissions(),
+            ["org:billing:read", "org:billing:manage"]
+        );
+        assert_eq!(org, other);
+        assert_ne!(org, v2("1"));
+        assert_eq!(
+            format!("{org:?}"),
+            r#"Organization { id: "org_1", slug: None, role: Some("org:admin"), permissions: ["org:billing:read", "org:billing:manage"] }"#
+        );
+        let v1 = Organization::new(
+            [
+                Some(["", "org_2"]),
+                Some(["", "acme"]),
+                Some(["", "org:member"]),
+            ],
+            None,
+            vec!["org:x:y".to_owned()],
+        );
+        assert_eq!(
+            (v1.id(), v1.slug(), v1.role()),
+            ("org_2", Some("acme"), Some("org:member"))
+        );
+        assert_eq!(v1.permissions(), ["org:x:y"]);
+        assert_eq!(v1.clone(), v1);
     }
 
     #[test]

@@ -143,7 +143,11 @@ impl ClerkAuth {
                 .iter()
                 .map(|group| group.get().map_or(0, heap::map))
                 .sum::<usize>()
-            + self.org().map_or(0, heap::organization)
+            // Decoded now, as the roles are: any request may ask for them.
+            + self.org().map_or(0, |org| {
+                org.permissions();
+                heap::organization(org)
+            })
             + self.0.roles.get().map_or(0, heap::strings)
     }
 
