@@ -4,7 +4,9 @@
 //! becomes `async fn f(_: Guard<AnyRole<(Str<"admin" as a type>, ())>>, a: A) -> R { body }`:
 //! the body, return type, attributes, generics and where-clause are untouched.
 //! A handler with no arguments gets `SoleGuard` instead of `Guard` (the same
-//! verdict, recorded nowhere: no extractor follows it).
+//! verdict, recorded nowhere: no extractor follows it), and one whose only
+//! argument is `auth: ClerkAuth` gets `SoleAuth(auth, ..): SoleAuth<…>`, the
+//! same guard handing the session to the handler.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -57,8 +59,26 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         (false, false) => None,
     };
     // A handler that takes nothing else gets the guard that leaves no verdict
-    // in the request for extractors after it (there are none).
+    // in the request for extractors after it (there are none); one whose only
+    // parameter is a `ClerkAuth` gets that guard handing the session over.
     let sole = function.sig.inputs.is_empty();
+    if let (Mode::Required(requirements), [FnArg::Typed(param)]) = (
+        &attribute.mode,
+        function.sig.inputs.iter().collect::<Vec<_>>().as_slice(),
+    ) {
+        if validate::is_clerk_auth(&param.ty) {
+            let requirement = requirement_type(requirements);
+            let accepts = accepts.map(|accepts| quote!(, #accepts));
+            let (attrs, pat) = (&param.attrs, &param.pat);
+            let only: FnArg = parse_quote_spanned! {span=>
+                #(#attrs)* ::clerk_guard::__private::SoleAuth(#pat, ..):
+                    ::clerk_guard::__private::SoleAuth<#requirement #accepts>
+            };
+            function.sig.inputs = std::iter::once(only).collect();
+            document_security(&mut function, false);
+            return Ok(function.into_token_stream());
+        }
+    }
     let guard: FnArg = match (&attribute.mode, accepts) {
         (Mode::Optional, None) => parse_quote_spanned! {span=>
             _: ::clerk_guard::__private::OptionalGuard
@@ -237,5 +257,41 @@ mod tests {
             ),
         );
         assert!(optional.contains(":: OptionalGuard"), "{optional}");
+    }
+
+    #[test]
+    fn a_handler_taking_only_its_session_gets_it_from_the_guard() {
+        let only = expanded(
+            quote!(roles = "admin"),
+            quote!(
+                async fn f(mut auth: clerk_guard::ClerkAuth) {}
+            ),
+        );
+        assert!(only.contains(":: SoleAuth (mut auth , ..) :"), "{only}");
+        assert!(
+            only.contains(":: SoleAuth < :: clerk_guard :: __private :: AnyRole"),
+            "{only}"
+        );
+        assert!(!only.contains("Guard"), "{only}");
+        // With anything else beside it, the usual guard goes first.
+        for item in [
+            quote!(
+                async fn f(auth: ClerkAuth, s: State<S>) {}
+            ),
+            quote!(
+                async fn f(auth: Option<ClerkAuth>) {}
+            ),
+            quote!(
+                async fn f(auth: Principal) {}
+            ),
+        ] {
+            let args = if item.to_string().contains("Option") {
+                quote!(optional)
+            } else {
+                quote!()
+            };
+            let out = expanded(args, item);
+            assert!(!out.contains("SoleAuth"), "{out}");
+        }
     }
 }

@@ -94,7 +94,7 @@ proptest! {
         let out = clerk_protected(args, item_tokens).to_string();
         prop_assert!(!out.is_empty());
         let reported = out.contains("compile_error");
-        let guarded = out.contains("Guard");
+        let guarded = out.contains("Guard") || out.contains("SoleAuth");
         // Exactly one of: an expansion with the guard, or errors beside the item.
         prop_assert!(reported != guarded, "{}", out);
         if parsed.is_err() {

@@ -224,7 +224,7 @@ pub use verify::{global, init, ClerkVerifier};
 /// What `#[clerk_protected]` expands to refers to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::guard::{Guard, OptionalGuard, SoleGuard};
+    pub use crate::guard::{Guard, OptionalGuard, SoleAuth, SoleGuard};
     pub use crate::require::{
         Accepting, AllFeatures, AllPermissions, AllScopes, AnyPlan, AnyRole, Chunk, End, OrgRole,
         Reverify, SignInRedirect, SignedIn, Str, StrList, TypeStr,

@@ -44,6 +44,12 @@ fn auth_param(ty: &Type) -> Option<AuthParam> {
     }
 }
 
+/// Whether `ty` is `ClerkAuth` itself (by its last path segment, as the
+/// checks below read it).
+pub(crate) fn is_clerk_auth(ty: &Type) -> bool {
+    matches!(auth_param(ty), Some(AuthParam::Plain))
+}
+
 /// Checks the function the attribute is on.
 pub(crate) fn function(function: &ItemFn, attribute: &Attribute) -> Result<(), syn::Error> {
     let mode = &attribute.mode;

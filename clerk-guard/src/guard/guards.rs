@@ -10,7 +10,7 @@ use super::outcome::{
     answer, outcome_ready, outcome_waiting, outcome_with, verifier_for, AuthOutcome, Place,
     RouteAccepts,
 };
-use crate::auth::Principal;
+use crate::auth::{ClerkAuth, Principal};
 use crate::rejection::{AuthRejection, Reason};
 use crate::require::{AcceptList, Requirement, SessionTokens};
 use crate::token::Accepts;
@@ -79,6 +79,40 @@ impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for Sole
     }
 }
 
+/// [`SoleGuard`] that also hands over the session: what
+/// `#[clerk_protected]` makes of a handler whose only parameter is a
+/// `ClerkAuth` (`A` accepts session tokens only). The session goes straight
+/// to the handler; nothing is recorded in the request for extractors after
+/// it (there are none).
+///
+/// ```
+/// use clerk_guard::{__private::SoleAuth, SignedIn};
+///
+/// // What `#[clerk_protected] async fn me(auth: ClerkAuth) -> String` becomes:
+/// async fn me(SoleAuth(auth, ..): SoleAuth<SignedIn>) -> String {
+///     auth.user_id().to_owned()
+/// }
+/// ```
+pub struct SoleAuth<R, A = SessionTokens>(pub ClerkAuth, pub PhantomData<fn() -> (R, A)>);
+
+impl<R, A> std::fmt::Debug for SoleAuth<R, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SoleAuth").field(&self.0).finish()
+    }
+}
+
+impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for SoleAuth<R, A> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match admit::<R, A>(parts, Place::Alone).await? {
+            Principal::Session(auth) => Ok(SoleAuth(auth, PhantomData)),
+            // A session-only accept list admits sessions alone (`verdict`).
+            _ => Err(AuthRejection::new(Reason::TokenTypeMismatch)),
+        }
+    }
+}
+
 /// A guard's verdict: a token of a kind `A` accepts that meets `R` (`place`:
 /// whether the outcome is left for the extractors after the guard).
 ///
@@ -88,7 +122,7 @@ impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for Sole
 async fn admit<R: Requirement, A: AcceptList>(
     parts: &mut Parts,
     place: Place,
-) -> Result<(), AuthRejection> {
+) -> Result<Principal, AuthRejection> {
     if let Some(verdict) = admit_ready::<R, A>(parts, place) {
         return verdict;
     }
@@ -99,7 +133,7 @@ async fn admit<R: Requirement, A: AcceptList>(
 fn admit_ready<R: Requirement, A: AcceptList>(
     parts: &mut Parts,
     place: Place,
-) -> Option<Result<(), AuthRejection>> {
+) -> Option<Result<Principal, AuthRejection>> {
     let verifier = match verifier_for(parts) {
         Ok(verifier) => verifier,
         Err(unavailable) => return Some(Err(unavailable)),
@@ -113,20 +147,22 @@ fn admit_ready<R: Requirement, A: AcceptList>(
 async fn admit_waiting<R: Requirement, A: AcceptList>(
     parts: &mut Parts,
     place: Place,
-) -> Result<(), AuthRejection> {
+) -> Result<Principal, AuthRejection> {
     let verifier = verifier_for(parts)?;
     let outcome = outcome_waiting(parts, &verifier, A::ACCEPTS, place).await;
     let verdict = outcome.and_then(verdict::<R, A>);
     answer(&verifier, parts, verdict, A::SIGN_IN_REDIRECT)
 }
 
-/// Whether `outcome` is a principal of a kind `A` accepts that meets `R`.
-fn verdict<R: Requirement, A: AcceptList>(outcome: AuthOutcome) -> Result<(), AuthRejection> {
+/// The principal of `outcome`, when it is of a kind `A` accepts and meets `R`.
+fn verdict<R: Requirement, A: AcceptList>(
+    outcome: AuthOutcome,
+) -> Result<Principal, AuthRejection> {
     let principal = match outcome {
         AuthOutcome::SignedIn(principal) => principal,
         AuthOutcome::SignedOut(rejection) => return Err(rejection),
     };
-    match &principal {
+    let verdict = match &principal {
         Principal::Session(auth) if A::ACCEPTS == Accepts::SESSION => {
             R::verdict(auth).inspect_err(|rejection| {
                 tracing::debug!(
@@ -146,7 +182,8 @@ fn verdict<R: Requirement, A: AcceptList>(outcome: AuthOutcome) -> Result<(), Au
                 "requirement not met"
             );
         }),
-    }
+    };
+    verdict.map(|()| principal)
 }
 
 /// An extractor that verifies a token if one is sent and never rejects except

@@ -12,5 +12,5 @@ mod outcome;
 
 pub use body::RefusalBody;
 pub use ext::ClerkExtensions;
-pub use guards::{Guard, OptionalGuard, SoleGuard};
+pub use guards::{Guard, OptionalGuard, SoleAuth, SoleGuard};
 pub use layer::{ClerkLayer, ClerkService};
