@@ -5,8 +5,8 @@
 //! the body, return type, attributes, generics and where-clause are untouched.
 //! A handler with no arguments gets `SoleGuard` instead of `Guard` (the same
 //! verdict, recorded nowhere: no extractor follows it), and one whose only
-//! argument is `auth: ClerkAuth` gets `SoleAuth(auth, ..): SoleAuth<…>`, the
-//! same guard handing the session to the handler.
+//! argument is `auth: ClerkAuth` gets `SoleAuth(auth, ..): SoleAuth<…,
+//! ClerkAuth>`, the same guard handing the session to the handler.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -68,11 +68,14 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     ) {
         if validate::is_clerk_auth(&param.ty) {
             let requirement = requirement_type(requirements);
-            let accepts = accepts.map(|accepts| quote!(, #accepts));
-            let (attrs, pat) = (&param.attrs, &param.pat);
+            let accepts = accepts
+                .unwrap_or_else(|| quote_spanned!(span=> ::clerk_guard::__private::SessionTokens));
+            // The handler's own spelling of the type stays in the signature
+            // (its import is used, and it must be clerk-guard's `ClerkAuth`).
+            let (attrs, pat, ty) = (&param.attrs, &param.pat, &param.ty);
             let only: FnArg = parse_quote_spanned! {span=>
                 #(#attrs)* ::clerk_guard::__private::SoleAuth(#pat, ..):
-                    ::clerk_guard::__private::SoleAuth<#requirement #accepts>
+                    ::clerk_guard::__private::SoleAuth<#requirement, #accepts, #ty>
             };
             function.sig.inputs = std::iter::once(only).collect();
             document_security(&mut function, false);

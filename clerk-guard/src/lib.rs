@@ -227,7 +227,7 @@ pub mod __private {
     pub use crate::guard::{Guard, OptionalGuard, SoleAuth, SoleGuard};
     pub use crate::require::{
         Accepting, AllFeatures, AllPermissions, AllScopes, AnyPlan, AnyRole, Chunk, End, OrgRole,
-        Reverify, SignInRedirect, SignedIn, Str, StrList, TypeStr,
+        Reverify, SessionTokens, SignInRedirect, SignedIn, Str, StrList, TypeStr,
     };
     pub use crate::ClerkAuth;
 

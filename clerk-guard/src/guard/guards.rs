@@ -81,27 +81,30 @@ impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for Sole
 
 /// [`SoleGuard`] that also hands over the session: what
 /// `#[clerk_protected]` makes of a handler whose only parameter is a
-/// `ClerkAuth` (`A` accepts session tokens only). The session goes straight
-/// to the handler; nothing is recorded in the request for extractors after
-/// it (there are none).
+/// `ClerkAuth` (`A` accepts session tokens only; `T` is the parameter's type
+/// as the handler spells it, which must be `ClerkAuth`). The session goes
+/// straight to the handler; nothing is recorded in the request for
+/// extractors after it (there are none).
 ///
 /// ```
-/// use clerk_guard::{__private::SoleAuth, SignedIn};
+/// use clerk_guard::{__private::SoleAuth, ClerkAuth, SessionTokens, SignedIn};
 ///
 /// // What `#[clerk_protected] async fn me(auth: ClerkAuth) -> String` becomes:
-/// async fn me(SoleAuth(auth, ..): SoleAuth<SignedIn>) -> String {
+/// async fn me(SoleAuth(auth, ..): SoleAuth<SignedIn, SessionTokens, ClerkAuth>) -> String {
 ///     auth.user_id().to_owned()
 /// }
 /// ```
-pub struct SoleAuth<R, A = SessionTokens>(pub ClerkAuth, pub PhantomData<fn() -> (R, A)>);
+pub struct SoleAuth<R, A = SessionTokens, T = ClerkAuth>(pub T, pub PhantomData<fn() -> (R, A)>);
 
-impl<R, A> std::fmt::Debug for SoleAuth<R, A> {
+impl<R, A, T: std::fmt::Debug> std::fmt::Debug for SoleAuth<R, A, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("SoleAuth").field(&self.0).finish()
     }
 }
 
-impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for SoleAuth<R, A> {
+impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S>
+    for SoleAuth<R, A, ClerkAuth>
+{
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {

@@ -58,6 +58,22 @@ async fn checked(auth: ClerkAuth) -> String {
     auth.user_id().to_owned()
 }
 
+/// The session alone, however the parameter is spelled: the guard hands it over.
+#[clerk_protected(permissions = "org:billing:manage", sign_in_redirect)]
+async fn only_session(mut auth: clerk_guard::ClerkAuth) -> String {
+    auth = auth.clone();
+    auth.user_id().to_owned()
+}
+
+#[clerk_protected]
+#[debug_handler]
+async fn only_session_debugged(#[allow(unused_mut)] mut auth: ClerkAuth) -> String {
+    auth.user_id().to_owned()
+}
+
+#[clerk_protected(roles = "admin")]
+async fn only_session_unused(_: ClerkAuth) {}
+
 fn main() {
     let _: Router = Router::new()
         .route("/a", get(documented))
@@ -66,5 +82,8 @@ fn main() {
         .route("/d", get(Handlers::associated))
         .route("/e", get(Handlers::associated_optional))
         .route("/f", get(checked))
+        .route("/g", get(only_session))
+        .route("/h", get(only_session_debugged))
+        .route("/i", get(only_session_unused))
         .with_state(Db);
 }
