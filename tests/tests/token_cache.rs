@@ -158,3 +158,67 @@ async fn a_token_sharing_a_cached_tokens_tail_is_verified_on_its_own() {
     }
     assert!(same(&cached, &verifier.verify(&token).await.unwrap()));
 }
+
+/// The token's address, which tells a cache hit from a fresh verification.
+#[clerk_guard::clerk_protected]
+async fn address(auth: ClerkAuth) -> String {
+    format!("{:p}", auth.token().as_ptr())
+}
+
+/// A cached token is looked up by the header's bytes before the header is
+/// read byte by byte: only bytes equal to the verified token's are answered
+/// from the cache, any other header is read and checked as before.
+#[tokio::test]
+async fn a_cached_token_answers_only_for_its_exact_bytes() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = ClerkVerifier::new(issuer.config().build().unwrap()).unwrap();
+    let base = clerk_guard_tests::serve(
+        axum::Router::new()
+            .route("/a", axum::routing::get(address))
+            .layer(axum::Extension(verifier)),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let send = |value: String| {
+        let request = client
+            .get(format!("{base}/a"))
+            .header("authorization", value);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let token = issuer.token().sign();
+    // Seen, then cached.
+    for _ in 0..2 {
+        assert_eq!(send(format!("Bearer {token}")).await.0, 200);
+    }
+    let (status, hit) = send(format!("Bearer {token}")).await;
+    assert_eq!(status, 200);
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        assert_eq!(
+            send(format!("{scheme} {token}")).await,
+            (200, hit.clone()),
+            "{scheme}"
+        );
+    }
+    let mut flipped = token.clone();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == 'A' { 'B' } else { 'A' });
+    for (what, header) in [
+        ("two spaces", format!("Bearer  {token}")),
+        ("a tab inside", format!("Bearer {token}\tx")),
+        ("two tokens", format!("Bearer {token} {token}")),
+        ("a byte more", format!("Bearer {token}x")),
+        (
+            "a byte less",
+            format!("Bearer {}", &token[..token.len() - 1]),
+        ),
+        ("the last byte changed", format!("Bearer {flipped}")),
+        ("another scheme", format!("Basic {token}")),
+    ] {
+        assert_eq!(send(header).await.0, 401, "{what}");
+    }
+    // And the cached token is still answered from the cache.
+    assert_eq!(send(format!("Bearer {token}")).await, (200, hit));
+}

@@ -12,4 +12,4 @@ pub(crate) use cookies::{
 pub(crate) use jose::{segments, Header, JwtKind, RsaAlgorithm};
 pub(crate) use kind::{classify, has_machine_prefix, is_jwt_format, jwt_class, Class};
 pub use kind::{Accepts, TokenKind};
-pub(crate) use source::{header_token, is_request_token};
+pub(crate) use source::{bearer_bytes, header_token, is_request_token};

@@ -73,6 +73,13 @@ pub(crate) fn is_request_token(headers: &HeaderMap, token: &str) -> bool {
 }
 
 /// Whether a header value starts with `Bearer ` (any case).
+/// The bytes after `Bearer ` of the first `Authorization` header, as sent
+/// (not yet checked as [`header_token`] checks them).
+pub(crate) fn bearer_bytes(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    value.get(7..).filter(|_| is_bearer_scheme(value))
+}
+
 fn is_bearer_scheme(value: &[u8]) -> bool {
     value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer ")
 }

@@ -43,13 +43,13 @@ impl PartialEq for TokenKey {
 
 impl Eq for TokenKey {}
 
-/// A token looked up in the cache, hashed as [`TokenKey`] hashes.
-struct TokenRef<'a>(&'a str);
+/// A token looked up in the cache (its bytes, as a request carries them),
+/// hashed as [`TokenKey`] hashes.
+struct TokenRef<'a>(&'a [u8]);
 
 /// The part of a token its cache key hashes.
-fn hashed_tail(token: &str) -> &[u8] {
-    let bytes = token.as_bytes();
-    &bytes[bytes.len().saturating_sub(16)..]
+fn hashed_tail(token: &[u8]) -> &[u8] {
+    &token[token.len().saturating_sub(16)..]
 }
 
 impl std::hash::Hash for TokenRef<'_> {
@@ -60,13 +60,13 @@ impl std::hash::Hash for TokenRef<'_> {
 
 impl std::hash::Hash for TokenKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        TokenRef(self.0.token()).hash(state);
+        TokenRef(self.0.token().as_bytes()).hash(state);
     }
 }
 
 impl quick_cache::Equivalent<TokenKey> for TokenRef<'_> {
     fn equivalent(&self, key: &TokenKey) -> bool {
-        self.0 == key.0.token()
+        self.0 == key.0.token().as_bytes()
     }
 }
 
@@ -143,17 +143,17 @@ impl TokenCache {
     }
 
     /// The entry for `token`, if one is held.
-    pub(super) fn get(&self, token: &str) -> Option<CachedToken> {
+    pub(super) fn get(&self, token: &[u8]) -> Option<CachedToken> {
         self.cache.get(&TokenRef(token))
     }
 
     /// Whether an entry for `token` is held (a verified session token).
-    pub(super) fn holds(&self, token: &str) -> bool {
+    pub(super) fn holds(&self, token: &[u8]) -> bool {
         self.cache.contains_key(&TokenRef(token))
     }
 
     /// Forgets `token`.
-    pub(super) fn remove(&self, token: &str) {
+    pub(super) fn remove(&self, token: &[u8]) {
         self.cache.remove(&TokenRef(token));
     }
 
