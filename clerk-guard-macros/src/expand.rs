@@ -5,8 +5,9 @@
 //! the body, return type, attributes, generics and where-clause are untouched.
 //! A handler with no arguments gets `SoleGuard` instead of `Guard` (the same
 //! verdict, recorded nowhere: no extractor follows it), and one whose only
-//! argument is `auth: ClerkAuth` gets `SoleAuth(auth, ..): SoleAuth<…,
-//! ClerkAuth>`, the same guard handing the session to the handler.
+//! argument is `auth: ClerkAuth` (or `caller: Principal`) gets
+//! `SoleAuth(auth, ..): SoleAuth<…, ClerkAuth>`, the same guard handing the
+//! identity to the handler.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -60,13 +61,14 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     };
     // A handler that takes nothing else gets the guard that leaves no verdict
     // in the request for extractors after it (there are none); one whose only
-    // parameter is a `ClerkAuth` gets that guard handing the session over.
+    // parameter is a `ClerkAuth` or `Principal` gets that guard handing it
+    // over.
     let sole = function.sig.inputs.is_empty();
     if let (Mode::Required(requirements), [FnArg::Typed(param)]) = (
         &attribute.mode,
         function.sig.inputs.iter().collect::<Vec<_>>().as_slice(),
     ) {
-        if validate::is_clerk_auth(&param.ty) {
+        if validate::is_identity(&param.ty) {
             let requirement = requirement_type(requirements);
             let accepts = accepts
                 .unwrap_or_else(|| quote_spanned!(span=> ::clerk_guard::__private::SessionTokens));
@@ -276,6 +278,17 @@ mod tests {
             "{only}"
         );
         assert!(!only.contains("Guard"), "{only}");
+        let caller = expanded(
+            quote!(accepts = "any"),
+            quote!(
+                async fn f(caller: Principal) {}
+            ),
+        );
+        assert!(caller.contains(":: SoleAuth (caller , ..) :"), "{caller}");
+        assert!(
+            caller.contains("Accepting < 15 > , Principal >"),
+            "{caller}"
+        );
         // With anything else beside it, the usual guard goes first.
         for item in [
             quote!(
@@ -285,7 +298,10 @@ mod tests {
                 async fn f(auth: Option<ClerkAuth>) {}
             ),
             quote!(
-                async fn f(auth: Principal) {}
+                async fn f(caller: Option<Principal>) {}
+            ),
+            quote!(
+                async fn f(caller: Principal, s: State<S>) {}
             ),
         ] {
             let args = if item.to_string().contains("Option") {

@@ -44,10 +44,12 @@ fn auth_param(ty: &Type) -> Option<AuthParam> {
     }
 }
 
-/// Whether `ty` is `ClerkAuth` itself (by its last path segment, as the
-/// checks below read it).
-pub(crate) fn is_clerk_auth(ty: &Type) -> bool {
+/// Whether `ty` is `ClerkAuth` or `Principal` itself, the identities the
+/// guard can hand over (by the last path segment, as the checks below read
+/// it).
+pub(crate) fn is_identity(ty: &Type) -> bool {
     matches!(auth_param(ty), Some(AuthParam::Plain))
+        || last_segment(ty).is_some_and(|s| s.ident == "Principal" && s.arguments.is_none())
 }
 
 /// Checks the function the attribute is on.

@@ -9,7 +9,7 @@ use crate::args::{Arg, Args, Key, ReverificationSpec, Value};
 
 mod function;
 
-pub(crate) use function::{function, is_clerk_auth};
+pub(crate) use function::{function, is_identity};
 
 /// The longest value, in bytes, the type encoding supports within rustc's
 /// default recursion limit (16 levels of 64 bytes).

@@ -79,12 +79,12 @@ impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S> for Sole
     }
 }
 
-/// [`SoleGuard`] that also hands over the session: what
+/// [`SoleGuard`] that also hands over the identity: what
 /// `#[clerk_protected]` makes of a handler whose only parameter is a
-/// `ClerkAuth` (`A` accepts session tokens only; `T` is the parameter's type
-/// as the handler spells it, which must be `ClerkAuth`). The session goes
-/// straight to the handler; nothing is recorded in the request for
-/// extractors after it (there are none).
+/// `ClerkAuth` (`A` accepts session tokens only) or a `Principal`; `T` is
+/// the parameter's type as the handler spells it, which must be one of
+/// those. The identity goes straight to the handler; nothing is recorded in
+/// the request for extractors after it (there are none).
 ///
 /// ```
 /// use clerk_guard::{__private::SoleAuth, ClerkAuth, SessionTokens, SignedIn};
@@ -113,6 +113,17 @@ impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S>
             // A session-only accept list admits sessions alone (`verdict`).
             _ => Err(AuthRejection::new(Reason::TokenTypeMismatch)),
         }
+    }
+}
+
+impl<S: Send + Sync, R: Requirement, A: AcceptList> FromRequestParts<S>
+    for SoleAuth<R, A, Principal>
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let principal = admit::<R, A>(parts, Place::Alone).await?;
+        Ok(SoleAuth(principal, PhantomData))
     }
 }
 

@@ -11,7 +11,7 @@ use axum::http::HeaderValue;
 use crate::auth::{ClerkAuth, Principal, VerifierId};
 use crate::browser::{self, PageOutcome, PageRequest};
 use crate::rejection::{AuthRejection, PageAnswer, Protocol, Reason};
-use crate::token::{header_token, is_request_token, Accepts, Class, TokenKind};
+use crate::token::{bearer_bytes, header_token, is_request_token, Accepts, Class, TokenKind};
 use crate::verify::{class_of, global, own_verifiers_exist, ClerkVerifier};
 
 /// Set once a `ClerkLayer` wraps a service: from then on a handler's only
@@ -219,10 +219,11 @@ pub(super) async fn outcome_with(
 /// tokens are remembered), else one Clerk's classification calls a session.
 fn bears_session_token(parts: &Parts, verifier: &ClerkVerifier, accepts: Accepts) -> bool {
     accepts.contains(TokenKind::Session)
-        && matches!(
-            header_token(&parts.headers),
-            Some(Ok(token)) if verifier.holds_session(token) || class_of(token) == Class::Session
-        )
+        && (bearer_bytes(&parts.headers).is_some_and(|bytes| verifier.holds_session(bytes))
+            || matches!(
+                header_token(&parts.headers),
+                Some(Ok(token)) if class_of(token) == Class::Session
+            ))
 }
 
 pub(super) fn outcome_ready(

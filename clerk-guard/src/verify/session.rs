@@ -202,13 +202,14 @@ impl ClerkVerifier {
         Ok(auth)
     }
 
-    /// Whether `token` is a session token this verifier verified and still
-    /// remembers: its kind is known without reading it again.
-    pub(crate) fn holds_session(&self, token: &str) -> bool {
+    /// Whether `token` (a request's bytes) is a session token this verifier
+    /// verified and still remembers: its kind is known without reading it
+    /// again.
+    pub(crate) fn holds_session(&self, token: &[u8]) -> bool {
         self.0
             .tokens
             .as_ref()
-            .is_some_and(|tokens| tokens.holds(token.as_bytes()))
+            .is_some_and(|tokens| tokens.holds(token))
     }
 
     /// A remembered verification, if its key is still current and its time

@@ -34,6 +34,13 @@ async fn optional_any(caller: Option<Principal>, auth: Option<ClerkAuth>) -> &'s
     if caller.is_some() || auth.is_some() { "in" } else { "out" }
 }
 
+/// The caller alone, spelled with its path: the guard hands it over.
+#[clerk_protected(accepts = ["m2m", "api_key"], scopes = "read")]
+async fn only_caller(mut caller: clerk_guard::Principal) -> String {
+    caller = caller.clone();
+    caller.subject().to_owned()
+}
+
 fn main() {
     let _: Router = Router::new()
         .route("/m", get(machine))
@@ -42,5 +49,6 @@ fn main() {
         .route("/s", get(scoped))
         .route("/f", get(scope_first))
         .route("/e", get(explicit_session))
-        .route("/o", get(optional_any));
+        .route("/o", get(optional_any))
+        .route("/c", get(only_caller));
 }
