@@ -336,8 +336,9 @@ pub struct AnyRole<L>(PhantomData<L>);
 
 impl<L: StrList> Requirement for AnyRole<L> {
     fn check(auth: &ClerkAuth) -> Result<(), Reason> {
-        let held = |is: &dyn Fn(&str) -> bool| auth.roles().iter().any(|r| is(r));
-        L::any(&held).then_some(()).ok_or(Reason::MissingRole)
+        L::any(&|is| auth.holds_role(is))
+            .then_some(())
+            .ok_or(Reason::MissingRole)
     }
 }
 

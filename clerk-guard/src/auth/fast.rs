@@ -142,6 +142,11 @@ const PERMISSIONS: [&str; 9] = [
     "org:a:b",
 ];
 
+/// Role names the checks ask about (those the property tests' claims hold,
+/// and near misses).
+#[cfg(any(test, feature = "testing"))]
+const ROLES: [&str; 6] = ["admin", "editor", "", "a\"b", "é☃", "admi"];
+
 /// The string fields `names` of a noted claim's JSON text, read as in
 /// [`read`]: `Some(None)` when the value is not an object, each field `None`
 /// where absent or of another type, the last of a repeated name winning;
@@ -196,14 +201,22 @@ pub(super) fn fields<'a, const N: usize>(
 /// in [`read`]: `Some(None)` when the value is not an array; `None` to let
 /// the caller read it with serde.
 pub(super) fn items(text: &str) -> Option<Option<Vec<Option<&str>>>> {
+    let mut out = Vec::new();
+    let array = each_item(text, |item| out.push(item))?;
+    Some(array.then_some(out))
+}
+
+/// [`items`] one by one, to `each`: `Some(false)` when the value is not an
+/// array; `None` to let the caller read it with serde (then `each` may
+/// have seen some items already).
+pub(super) fn each_item<'a>(text: &'a str, mut each: impl FnMut(Option<&'a str>)) -> Option<bool> {
     let mut scan = Scanner {
         bytes: text.as_bytes(),
         at: 0,
     };
     if scan.peek()? != b'[' {
-        return scan.whole_value().then_some(None);
+        return scan.whole_value().then_some(false);
     }
-    let mut out = Vec::new();
     scan.at += 1;
     scan.space();
     if scan.peek()? == b']' {
@@ -212,10 +225,10 @@ pub(super) fn items(text: &str) -> Option<Option<Vec<Option<&str>>>> {
         loop {
             if scan.peek()? == b'"' {
                 let (start, end) = scan.plain_string()?;
-                out.push(Some(text.get(start..end)?));
+                each(Some(text.get(start..end)?));
             } else {
                 scan.skip_value(1)?;
-                out.push(None);
+                each(None);
             }
             scan.space();
             match scan.next()? {
@@ -226,7 +239,7 @@ pub(super) fn items(text: &str) -> Option<Option<Vec<Option<&str>>>> {
         }
     }
     scan.space();
-    (scan.at == scan.bytes.len()).then_some(Some(out))
+    (scan.at == scan.bytes.len()).then_some(true)
 }
 
 /// Where a claim's value goes.
@@ -545,7 +558,14 @@ pub(crate) fn check(payload: &str) -> bool {
         if map_first {
             auth.claims();
         }
-        // Asked before the organization is built (then read from the claims).
+        // Asked before the roles and organization are built (then read from
+        // the claims).
+        let holds = ROLES.map(|r| auth.has_role(r));
+        let listed_roles = ROLES.map(|r| auth.roles().iter().any(|held| held == r));
+        assert_eq!(
+            holds, listed_roles,
+            "has_role is not the roles for {payload:?}"
+        );
         let granted = PERMISSIONS.map(|p| auth.has_permission(p));
         let listed = PERMISSIONS.map(|p| {
             auth.org()

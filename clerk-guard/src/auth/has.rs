@@ -13,7 +13,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_role("admin") { /* … */ } }
     /// ```
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles().iter().any(|r| r == role)
+        self.holds_role(&|held| held == role)
     }
 
     /// Whether the active organization role is `role`; `admin` and

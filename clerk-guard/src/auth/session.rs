@@ -12,6 +12,7 @@ use super::org::{Organization, V1Claims, V2Claims};
 use super::registered::{Registered, Spans, Text, AUTHORIZATION, GROUP, ROLES};
 use super::roles::{app_roles, in_map, Held};
 use super::VerifierId;
+use super::{fast, text};
 use crate::rejection::{AuthRejection, Reason};
 
 /// The verified identity of a request: who is signed in, in which session and
@@ -296,6 +297,47 @@ impl ClerkAuth {
                 }
             }
         }
+    }
+
+    /// Whether the user holds an application role `wanted` accepts: from
+    /// the roles when built (or when a configured path reaches into a
+    /// present claim, or past the noted ones), else straight from the
+    /// claims' noted texts (a role check allocates nothing).
+    pub(crate) fn holds_role(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        let built = || self.roles().iter().any(|role| wanted(role));
+        if self.0.roles.get().is_some() || self.0.claims.get().is_some() {
+            return built();
+        }
+        let (spans, payload) = (self.0.registered.spans, self.payload());
+        // `roles()` skips empty roles.
+        let held = |role: &str| !role.is_empty() && wanted(role);
+        for path in self.0.role_claims.iter() {
+            let Some((first, rest)) = path.split_first() else {
+                continue;
+            };
+            if Spans::index(first.as_bytes()).is_none() {
+                return built();
+            }
+            let Some(text) = spans.text(payload, first) else {
+                continue;
+            };
+            let found = match text.as_bytes().first() {
+                _ if !rest.is_empty() => return built(),
+                Some(b'"') => text::string(text).is_some_and(|role| held(&role)),
+                Some(b'[') => {
+                    let mut found = false;
+                    match fast::each_item(text, |item| found |= item.is_some_and(held)) {
+                        Some(_) => found,
+                        None => return built(),
+                    }
+                }
+                _ => false,
+            };
+            if found {
+                return true;
+            }
+        }
+        false
     }
 
     /// Application roles read from the configured role claims (default
