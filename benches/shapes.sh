@@ -36,7 +36,7 @@ run_mode() { # mode cache tokens reference reference_me
     until grep -q listening "$dir/server.out" 2>/dev/null; do sleep 0.2; done
     # Each route runs between two runs of its reference (A-B-A): the VM's
     # drift within a round cancels out of the ratio.
-    local order="$ref sole $ref auth $ref role $ref permission $ref principal $ref $ref_me me $ref_me"
+    local order="$ref sole $ref auth $ref role $ref org_role $ref permission $ref principal $ref $ref_me me $ref_me"
     for round in $(seq "$ROUNDS"); do
         local at=0
         for route in $order; do
@@ -70,7 +70,7 @@ for order in runs.values():
         refs.setdefault(route, []).append(against)
 print(f"{mode}: ratio = {ref}'s CPU per request / the route's, the reference run just before "
       f"and after (median [min, max] of {len(runs)} rounds)")
-for route in ["sole", "auth", "role", "permission", "principal", "me"]:
+for route in ["sole", "auth", "role", "org_role", "permission", "principal", "me"]:
     r = sorted(ratios[route])
     print(f"  {route:<11} {statistics.median(r):.3f} [{r[0]:.3f}, {r[-1]:.3f}]  "
           f"({statistics.median(costs[route]):.1f} µs against {statistics.median(refs[route]):.1f} µs)")

@@ -36,10 +36,11 @@ use common::{floor, ready, rounds};
 const ROUNDS: usize = 200;
 
 /// The shapes measured, each against its reference.
-const SHAPES: [&str; 6] = [
+const SHAPES: [&str; 7] = [
     "/sole",
     "/auth",
     "/role",
+    "/org_role",
     "/permission",
     "/principal",
     "/me",
@@ -78,6 +79,11 @@ async fn with_auth(_: ClerkAuth) -> &'static str {
 
 #[clerk_protected(roles = "admin")]
 async fn role() -> &'static str {
+    "ok"
+}
+
+#[clerk_protected(org_role = "admin")]
+async fn org_role() -> &'static str {
     "ok"
 }
 
@@ -122,6 +128,7 @@ fn router(key: Arc<ParsedPublicKey>) -> Router {
         .route("/sole", get(sole))
         .route("/auth", get(with_auth))
         .route("/role", get(role))
+        .route("/org_role", get(org_role))
         .route("/permission", get(permission))
         .route("/principal", get(principal))
         .route("/me", get(me))

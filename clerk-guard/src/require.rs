@@ -348,9 +348,7 @@ pub struct OrgRole<S>(PhantomData<S>);
 
 impl<S: TypeStr> Requirement for OrgRole<Str<S>> {
     fn check(auth: &ClerkAuth) -> Result<(), Reason> {
-        auth.org()
-            .and_then(|org| org.role())
-            .is_some_and(|held| org_role_matches(held, Str::<S>::is))
+        auth.org_role_is(&|held| org_role_matches(held, Str::<S>::is))
             .then_some(())
             .ok_or(Reason::MissingOrgRole)
     }

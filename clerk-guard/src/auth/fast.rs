@@ -142,6 +142,10 @@ const PERMISSIONS: [&str; 9] = [
     "org:a:b",
 ];
 
+/// Organization roles the checks ask about (with and without `org:`).
+#[cfg(any(test, feature = "testing"))]
+const ORG_ROLES: [&str; 6] = ["admin", "org:admin", "org:org:admin", "3", "org:3", ""];
+
 /// Role names the checks ask about (those the property tests' claims hold,
 /// and near misses).
 #[cfg(any(test, feature = "testing"))]
@@ -559,14 +563,24 @@ pub(crate) fn check(payload: &str) -> bool {
             auth.claims();
         }
         // Asked before the roles and organization are built (then read from
-        // the claims).
+        // the claims), then against what was built.
         let holds = ROLES.map(|r| auth.has_role(r));
+        let org_roles = ORG_ROLES.map(|r| auth.has_org_role(r));
+        let granted = PERMISSIONS.map(|p| auth.has_permission(p));
         let listed_roles = ROLES.map(|r| auth.roles().iter().any(|held| held == r));
         assert_eq!(
             holds, listed_roles,
             "has_role is not the roles for {payload:?}"
         );
-        let granted = PERMISSIONS.map(|p| auth.has_permission(p));
+        let listed_org_roles = ORG_ROLES.map(|r| {
+            auth.org()
+                .and_then(|org| org.role())
+                .is_some_and(|held| super::org_role_matches(held, |x| x == r))
+        });
+        assert_eq!(
+            org_roles, listed_org_roles,
+            "has_org_role is not the organization's for {payload:?}"
+        );
         let listed = PERMISSIONS.map(|p| {
             auth.org()
                 .is_some_and(|org| org.permissions().iter().any(|held| held == p))

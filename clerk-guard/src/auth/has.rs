@@ -3,7 +3,6 @@
 
 use serde_json::Value;
 
-use super::org::Organization;
 use super::ClerkAuth;
 
 impl ClerkAuth {
@@ -23,9 +22,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_org_role("admin") { /* … */ } }
     /// ```
     pub fn has_org_role(&self, role: &str) -> bool {
-        self.org()
-            .and_then(Organization::role)
-            .is_some_and(|held| org_role_matches(held, |r| r == role))
+        self.org_role_is(&|held| org_role_matches(held, |r| r == role))
     }
 
     /// Whether the session holds the billing feature `feature` (Clerk's

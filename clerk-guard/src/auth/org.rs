@@ -233,6 +233,17 @@ impl<'a> V1Claims<'a> {
                 .is_some_and(|held| held.iter().any(|p| wanted(p)))
     }
 
+    /// Whether the organization these claims give has a role (in its
+    /// `org:` form, as [`Organization::role`]) `wanted` accepts, without
+    /// building it.
+    pub(super) fn role_is(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        match (&self.id, self.role.as_deref()) {
+            (Some(_), Some(role)) if role.starts_with("org:") => wanted(role),
+            (Some(_), Some(role)) => with_concat(&["org:", role], wanted),
+            _ => false,
+        }
+    }
+
     pub(super) fn organization(self) -> Option<Organization> {
         let id = self.id?;
         // Clerk issues `org_role` in the `org:` form; a bare role is
@@ -307,6 +318,18 @@ impl<'a> V2Claims<'a> {
         found
     }
 
+    /// Whether the organization these claims give has a role (in its
+    /// `org:` form, as [`Organization::role`]) `wanted` accepts, without
+    /// building it.
+    pub(super) fn role_is(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        match &self.o {
+            Some([Some(_), _, Some(role), _, _]) if !role.is_empty() => {
+                with_concat(&["org:", role], wanted)
+            }
+            _ => false,
+        }
+    }
+
     pub(super) fn organization(self) -> Option<Organization> {
         let [id, slug, role, per, fpm] = self.o?;
         let id = id?;
@@ -371,16 +394,21 @@ fn v2_permissions(fea: &str, per: &str, fpm: &str, mut each: impl FnMut(&str, &s
     }
 }
 
-/// `wanted` of the permission name `org:<feature>:<permission>`, spelled on
-/// the stack (every real name fits).
+/// `wanted` of the permission name `org:<feature>:<permission>`.
 fn with_permission_name(feature: &str, permission: &str, wanted: &dyn Fn(&str) -> bool) -> bool {
+    with_concat(&["org:", feature, ":", permission], wanted)
+}
+
+/// `wanted` of `pieces` put together, spelled on the stack (every real
+/// organization role and permission name fits).
+fn with_concat(pieces: &[&str], wanted: &dyn Fn(&str) -> bool) -> bool {
     let mut buf = [0u8; 192];
-    let len = 5 + feature.len() + permission.len();
+    let len = pieces.iter().map(|p| p.len()).sum::<usize>();
     if len > buf.len() {
-        return wanted(&["org:", feature, ":", permission].concat());
+        return wanted(&pieces.concat());
     }
     let mut at = 0;
-    for piece in ["org:", feature, ":", permission] {
+    for piece in pieces {
         buf[at..at + piece.len()].copy_from_slice(piece.as_bytes());
         at += piece.len();
     }

@@ -279,21 +279,45 @@ impl ClerkAuth {
     /// the claims without building it (a permission check allocates
     /// nothing).
     pub(crate) fn grants(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        self.org_question(
+            |org| org.permissions().iter().any(|p| wanted(p)),
+            |v1| v1.grants(wanted),
+            |v2| v2.grants(wanted),
+        )
+    }
+
+    /// Whether the active organization role (in its `org:` form) is one
+    /// `wanted` accepts, answered as [`Self::grants`] is.
+    pub(crate) fn org_role_is(&self, wanted: &dyn Fn(&str) -> bool) -> bool {
+        self.org_question(
+            |org| org.role().is_some_and(wanted),
+            |v1| v1.role_is(wanted),
+            |v2| v2.role_is(wanted),
+        )
+    }
+
+    /// A question about the active organization: of the organization when
+    /// a handler built it, else of its claims, from the claim map when
+    /// built, else from their noted texts.
+    fn org_question(
+        &self,
+        built: impl FnOnce(&Organization) -> bool,
+        v1: impl FnOnce(V1Claims<'_>) -> bool,
+        v2: impl FnOnce(V2Claims<'_>) -> bool,
+    ) -> bool {
         if let Some(org) = self.0.org.get() {
-            return org
-                .as_ref()
-                .is_some_and(|org| org.permissions().iter().any(|p| wanted(p)));
+            return org.as_ref().is_some_and(built);
         }
-        let v2 = self.claims_version() == 2;
+        let version_2 = self.claims_version() == 2;
         match self.0.claims.get() {
-            Some(map) if v2 => V2Claims::from_map(map).grants(wanted),
-            Some(map) => V1Claims::from_map(map).grants(wanted),
+            Some(map) if version_2 => v2(V2Claims::from_map(map)),
+            Some(map) => v1(V1Claims::from_map(map)),
             None => {
                 let text = |name: &str| self.0.registered.spans.text(self.payload(), name);
-                if v2 {
-                    V2Claims::from_texts(text).grants(wanted)
+                if version_2 {
+                    v2(V2Claims::from_texts(text))
                 } else {
-                    V1Claims::from_texts(text).grants(wanted)
+                    v1(V1Claims::from_texts(text))
                 }
             }
         }
