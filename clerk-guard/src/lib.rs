@@ -139,8 +139,12 @@
 //! ClerkAuth` later in the list costs nothing) and checks the requirement;
 //! `optional` puts [`OptionalGuard`] first instead. A handler that takes no
 //! parameters gets `SoleGuard` (the same verdict; it leaves nothing in the
-//! request, since no extractor follows it to read it). By hand, name your
-//! own [`Requirement`] type and take `Guard<YourType>`.
+//! request, since no extractor follows it to read it), and one whose only
+//! parameter is a `ClerkAuth` or a `Principal` gets `SoleAuth`, which hands
+//! it over (so a type of your own by either name, as a handler's only
+//! parameter, does not compile: the attribute reads the names as
+//! clerk-guard's). By hand, name your own [`Requirement`] type and take
+//! `Guard<YourType>`.
 //!
 //! # Limits
 //!
