@@ -164,41 +164,26 @@ pub(super) fn fields<'a, const N: usize>(
         at: 0,
     };
     let mut out = [None; N];
-    if scan.peek()? != b'{' {
-        return scan.whole_value().then_some(None);
-    }
-    scan.at += 1;
-    scan.space();
-    if scan.peek()? == b'}' {
-        scan.at += 1;
-    } else {
-        loop {
-            let (start, end) = scan.plain_string()?;
-            scan.space();
-            scan.eat(b':')?;
-            scan.space();
-            let name = text.get(start..end)?;
-            match names.iter().position(|n| *n == name) {
-                Some(at) if scan.peek()? == b'"' => {
-                    let (start, end) = scan.plain_string()?;
-                    out[at] = Some(text.get(start..end)?);
-                }
-                Some(at) => {
-                    scan.skip_value(1)?;
-                    out[at] = None;
-                }
-                None => scan.skip_value(1)?,
+    let object = scan.whole_container(b'{', b'}', |scan| {
+        let (start, end) = scan.plain_string()?;
+        scan.space();
+        scan.eat(b':')?;
+        scan.space();
+        let name = text.get(start..end)?;
+        match names.iter().position(|n| *n == name) {
+            Some(at) if scan.peek()? == b'"' => {
+                let (start, end) = scan.plain_string()?;
+                out[at] = Some(text.get(start..end)?);
             }
-            scan.space();
-            match scan.next()? {
-                b',' => scan.space(),
-                b'}' => break,
-                _ => return None,
+            Some(at) => {
+                scan.skip_value(1)?;
+                out[at] = None;
             }
+            None => scan.skip_value(1)?,
         }
-    }
-    scan.space();
-    (scan.at == scan.bytes.len()).then_some(Some(out))
+        Some(())
+    })?;
+    Some(object.then_some(out))
 }
 
 /// The items of a noted claim's JSON text, each a string or `None`, read as
@@ -218,32 +203,16 @@ pub(super) fn each_item<'a>(text: &'a str, mut each: impl FnMut(Option<&'a str>)
         bytes: text.as_bytes(),
         at: 0,
     };
-    if scan.peek()? != b'[' {
-        return scan.whole_value().then_some(false);
-    }
-    scan.at += 1;
-    scan.space();
-    if scan.peek()? == b']' {
-        scan.at += 1;
-    } else {
-        loop {
-            if scan.peek()? == b'"' {
-                let (start, end) = scan.plain_string()?;
-                each(Some(text.get(start..end)?));
-            } else {
-                scan.skip_value(1)?;
-                each(None);
-            }
-            scan.space();
-            match scan.next()? {
-                b',' => scan.space(),
-                b']' => break,
-                _ => return None,
-            }
+    scan.whole_container(b'[', b']', |scan| {
+        if scan.peek()? == b'"' {
+            let (start, end) = scan.plain_string()?;
+            each(Some(text.get(start..end)?));
+        } else {
+            scan.skip_value(1)?;
+            each(None);
         }
-    }
-    scan.space();
-    (scan.at == scan.bytes.len()).then_some(true)
+        Some(())
+    })
 }
 
 /// Where a claim's value goes.
@@ -333,6 +302,38 @@ impl Scanner<'_> {
             return None;
         }
         Some(value as f64)
+    }
+
+    /// The whole input as one container opened by `open` and closed by
+    /// `close`, each member read by `member` (separators and the end are
+    /// checked here): `Some(false)` when the input is another JSON value;
+    /// `None` to give up.
+    fn whole_container(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<bool> {
+        if self.peek()? != open {
+            return self.whole_value().then_some(false);
+        }
+        self.at += 1;
+        self.space();
+        if self.peek()? == close {
+            self.at += 1;
+        } else {
+            loop {
+                member(self)?;
+                self.space();
+                match self.next()? {
+                    b',' => self.space(),
+                    byte if byte == close => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.space();
+        (self.at == self.bytes.len()).then_some(true)
     }
 
     /// The whole input is one JSON value (with whitespace around it).

@@ -291,16 +291,23 @@ fn jwt_kind(token: &str) -> Class {
     read().unwrap_or(Class::Session)
 }
 
+/// A JWT-format token of `header` and `payload` (JSON text) with a dummy
+/// signature, for classification tests.
+#[cfg(test)]
+pub(crate) fn unsigned_jwt(header: &str, payload: &str) -> String {
+    format!(
+        "{}.{}.c2ln",
+        B64URL.encode_to_string(header),
+        B64URL.encode_to_string(payload)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn jwt(header: &str, payload: &str) -> String {
-        format!(
-            "{}.{}.c2ln",
-            B64URL.encode_to_string(header),
-            B64URL.encode_to_string(payload)
-        )
+        unsigned_jwt(header, payload)
     }
 
     #[test]

@@ -44,16 +44,7 @@ pub(crate) fn check(token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::TokenKind;
-    use crate::util::B64URL;
-
-    fn jwt(header: &str, payload: &str) -> String {
-        format!(
-            "{}.{}.c2ln",
-            B64URL.encode_to_string(header),
-            B64URL.encode_to_string(payload)
-        )
-    }
+    use crate::token::{unsigned_jwt as jwt, TokenKind};
 
     #[test]
     fn the_quick_classification_is_clerks() {
