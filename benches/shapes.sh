@@ -3,20 +3,20 @@
 # (warm: the same token again, answered from the cache) or the floor (cold:
 # distinct tokens, cache off; axum plus one RS256 check), in one server:
 # `examples/shapes.rs` on a current_thread runtime pinned to core 0, every
-# route in one router, wrk on core 1. Routes take turns within each round;
-# the figure is the server's CPU time per request (utime + stime from
-# /proc, over wrk's request count), and a route's ratio is its reference's
-# cost (the runs just before and after it) over its own, median of the
-# rounds with their spread.
+# route in one router, wrk on core 1. Each round runs every route between
+# two runs of its reference; the figure is the server's CPU time per
+# request (utime + stime from /proc, over wrk's request count), and a
+# route's ratio is its reference's cost (the runs just before and after it)
+# over its own, median of the rounds with their spread.
 #
-#   bash benches/shapes.sh     (needs wrk and taskset; ROUNDS=7 DURATION=3s
-#                               COLD_TOKENS=100000 CONNECTIONS=16 MODES="warm cold"
-#                               by default)
+#   bash benches/shapes.sh     (needs wrk and taskset; ROUNDS=7 DURATION=2s
+#                               COLD_TOKENS=50000 CONNECTIONS=16 MODES="warm cold"
+#                               by default: the README's figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-7}
-DURATION=${DURATION:-3s}
-COLD_TOKENS=${COLD_TOKENS:-100000}
+DURATION=${DURATION:-2s}
+COLD_TOKENS=${COLD_TOKENS:-50000}
 CONNECTIONS=${CONNECTIONS:-16}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
 cargo build --release -q -p clerk-guard-examples --example shapes
