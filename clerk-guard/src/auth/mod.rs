@@ -2,11 +2,14 @@
 //! its organization, roles and Clerk's `has()`), a machine's
 //! [`MachineAuth`], and the [`Principal`] that is either.
 
+#[cfg(any(test, feature = "testing"))]
+mod check;
 mod fast;
 mod has;
 mod heap;
 mod machine;
 mod org;
+mod permissions;
 mod principal;
 mod registered;
 mod roles;
@@ -26,7 +29,7 @@ pub use roles::DEFAULT_ROLE_CLAIMS;
 pub use session::ClerkAuth;
 
 #[cfg(any(test, feature = "testing"))]
-pub(crate) use fast::check as check_fast_reader;
+pub(crate) use check::check as check_fast_reader;
 
 /// Identifies one verifier (and its clones) for the life of the process: a
 /// verified identity remembers which verifier admitted it.
