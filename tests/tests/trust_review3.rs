@@ -14,7 +14,7 @@ use clerk_guard::{
     clerk_protected, Accepts, ClerkAuth, ClerkConfig, ClerkLayer, ClerkVerifier, ConfigError,
     Principal, TokenKind,
 };
-use clerk_guard_tests::{fetch, serve, TestApp};
+use clerk_guard_tests::{fetch, serve, CapturedLogs, TestApp};
 use serde_json::{json, Value};
 
 // 1. Made-up opaque tokens never starve clients whose tokens were valid.
@@ -333,30 +333,9 @@ fn a_fetch_started_on_a_runtime_shutting_down_does_not_deadlock() {
     drop(serving);
 }
 
-/// Where a test's log lines go.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn an_attacker_chosen_kid_is_logged_escaped() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
+    let (captured, _logging) = CapturedLogs::start(tracing::Level::INFO);
     let app = TestApp::start_with(|c| c.unknown_kid_cooldown(Duration::from_secs(30))).await;
     assert_eq!(
         app.get("/me", Some(&app.issuer.token().sign()))
@@ -373,7 +352,7 @@ async fn an_attacker_chosen_kid_is_logged_escaped() {
     for _ in 0..2 {
         assert_eq!(app.get("/me", Some(&forged)).await.status, 401);
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("an unknown kid came back"), "{logs}");
     assert!(logs.contains(r"k\nFORGED"), "{logs}");
     assert!(

@@ -4,43 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up should fail the test
 
-use std::sync::Arc;
-
 use axum::routing::post;
 use axum::{Extension, Router};
 use clerk_guard::testing::{webhook_event, TestIssuer};
 use clerk_guard::webhooks::ClerkWebhook;
-use clerk_guard_tests::serve;
+use clerk_guard_tests::{serve, CapturedLogs};
 use serde_json::json;
 
 async fn untyped(event: ClerkWebhook) -> String {
     event.kind().to_owned()
 }
 
-/// Where a test's log lines go.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_refusal_is_logged_at_debug_without_the_delivery() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
+    let (captured, _logging) = CapturedLogs::start(tracing::Level::DEBUG);
     let issuer = TestIssuer::start().await.unwrap();
     let base = serve(
         Router::new()
@@ -61,7 +38,7 @@ async fn a_refusal_is_logged_at_debug_without_the_delivery() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let line = logs
         .lines()
         .find(|line| line.contains("webhook delivery refused"))
