@@ -56,13 +56,10 @@ pub(super) const AUTHORIZATION: [&str; 12] = [
     "metadata",
 ];
 
-/// Which of three groups each [`AUTHORIZATION`] claim is read with: the
-/// roles' claims, the organization's (with `fea`, which v2 permissions
-/// need), the rest. A route that checks a role parses no organization.
-pub(super) const GROUP: [usize; 12] = [1, 1, 1, 1, 1, 1, 2, 2, 2, 0, 0, 0];
-
-/// The group of the roles' claims.
-pub(super) const ROLES: usize = 0;
+/// The [`AUTHORIZATION`] claims read as JSON values (by `has()` for
+/// features, plans and reverification, and by `actor()`); the others are
+/// read from their texts without a value.
+pub(super) const VALUE_CLAIMS: [&str; 4] = ["fea", "pla", "fva", "act"];
 
 /// Where each [`AUTHORIZATION`] claim's value sits in the payload (start and
 /// length; length 0 when absent: a JSON value is never empty). Noted by the
@@ -95,23 +92,6 @@ impl Spans {
         let (start, len) = self.0[Self::index(name.as_bytes())?];
         let (start, len) = (start as usize, len as usize);
         (len > 0).then(|| payload.get(start..start + len)).flatten()
-    }
-
-    /// The noted claims of `group`, each `(name, JSON text)`.
-    pub(super) fn claims(
-        self,
-        payload: &str,
-        group: usize,
-    ) -> impl Iterator<Item = (&'static str, &str)> + '_ {
-        AUTHORIZATION
-            .iter()
-            .zip(self.0)
-            .zip(GROUP)
-            .filter(move |((_, (_, len)), of)| *len > 0 && *of == group)
-            .map(move |((name, (start, len)), _)| {
-                let (start, len) = (start as usize, len as usize);
-                (*name, payload.get(start..start + len).unwrap_or_default())
-            })
     }
 }
 

@@ -56,11 +56,11 @@ struct AuthInner {
     registered: Registered,
     role_claims: Arc<[Vec<String>]>,
     claims: OnceLock<Map<String, Value>>,
-    /// The authorization claims alone, read from where the one-pass reader
-    /// noted them (no claim map built for a role or permission check).
-    /// By group (roles, organization, the rest): a role check parses no
-    /// organization.
-    authorization: [OnceLock<Map<String, Value>>; 3],
+    /// The claims read as JSON values ([`VALUE_CLAIMS`]) alone, parsed from
+    /// where the one-pass reader noted them (no claim map built for them).
+    ///
+    /// [`VALUE_CLAIMS`]: super::registered::VALUE_CLAIMS
+    values: OnceLock<Map<String, Value>>,
     org: OnceLock<Option<Organization>>,
     roles: OnceLock<Vec<String>>,
 }
@@ -111,7 +111,7 @@ impl ClerkAuth {
             registered,
             role_claims: Arc::clone(role_claims),
             claims: map.map_or_else(OnceLock::new, OnceLock::from),
-            authorization: Default::default(),
+            values: OnceLock::new(),
             org: OnceLock::new(),
             roles: OnceLock::new(),
         })))
@@ -139,11 +139,7 @@ impl ClerkAuth {
             + heap::allocation(inner.text.capacity())
             + strings
             + heap::map(self.claims())
-            + inner
-                .authorization
-                .iter()
-                .map(|group| group.get().map_or(0, heap::map))
-                .sum::<usize>()
+            + inner.values.get().map_or(0, heap::map)
             // Decoded now, as the roles are: any request may ask for them.
             + self.org().map_or(0, |org| {
                 org.permissions();

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::ClerkAuth;
 use crate::auth::org::{Organization, V1Claims, V2Claims};
-use crate::auth::registered::{Spans, AUTHORIZATION, GROUP, ROLES};
+use crate::auth::registered::{Spans, VALUE_CLAIMS};
 use crate::auth::roles::{app_roles, in_map, Held};
 use crate::auth::{fast, text};
 
@@ -179,17 +179,19 @@ impl ClerkAuth {
         }
     }
 
-    /// The authorization claims of `group` ([`AUTHORIZATION`], [`GROUP`]):
-    /// the claim map when it is built (or the map reader read the payload),
-    /// else only those claims, parsed from where the one-pass reader noted
-    /// them.
-    fn authorization(&self, group: usize) -> &Map<String, Value> {
+    /// The claims read as JSON values ([`VALUE_CLAIMS`]): the claim map when
+    /// it is built (or the map reader read the payload), else only those
+    /// claims, parsed from where the one-pass reader noted them.
+    fn values(&self) -> &Map<String, Value> {
         if let Some(claims) = self.0.claims.get() {
             return claims;
         }
-        self.0.authorization[group].get_or_init(|| {
+        self.0.values.get_or_init(|| {
             let mut map = Map::new();
-            for (name, text) in self.0.registered.spans.claims(self.payload(), group) {
+            for name in VALUE_CLAIMS {
+                let Some(text) = self.0.registered.spans.text(self.payload(), name) else {
+                    continue;
+                };
                 match serde_json::from_str(text) {
                     Ok(value) => {
                         map.insert(name.to_owned(), value);
@@ -206,10 +208,9 @@ impl ClerkAuth {
         })
     }
 
-    /// One authorization claim ([`AUTHORIZATION`]) by name.
+    /// One claim of [`VALUE_CLAIMS`] by name.
     pub(in crate::auth) fn authorization_claim(&self, name: &str) -> Option<&Value> {
-        let group = Spans::index(name.as_bytes()).map_or(ROLES, |index| GROUP[index]);
-        debug_assert!(AUTHORIZATION.contains(&name));
-        self.authorization(group).get(name)
+        debug_assert!(VALUE_CLAIMS.contains(&name));
+        self.values().get(name)
     }
 }
