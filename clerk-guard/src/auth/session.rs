@@ -417,6 +417,19 @@ mod tests {
     }
 
     #[test]
+    fn the_retained_bytes_count_what_a_handler_may_still_build() {
+        let auth = auth(
+            r#"{"sub":"u","exp":1,"v":2,"o":{"id":"org_1","rol":"admin","per":"read,manage","fpm":"3"},"fea":"o:billing","roles":["a"]}"#,
+        );
+        let counted = auth.retained_bytes();
+        // A handler reading the organization's permissions and the roles
+        // later adds nothing the token cache's budget did not count.
+        assert_eq!(auth.org().map(|o| o.permissions().len()), Some(2));
+        let _ = auth.roles();
+        assert_eq!(auth.retained_bytes(), counted);
+    }
+
+    #[test]
     fn a_payload_that_is_not_an_object_is_refused() {
         // serde would read a struct from an array; a payload is an object.
         for payload in [r#"["user_1",1]"#, " [\"user_1\",1]", "1", "\"x\""] {
