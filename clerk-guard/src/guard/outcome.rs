@@ -11,7 +11,7 @@ use axum::http::HeaderValue;
 use crate::auth::{ClerkAuth, Principal, VerifierId};
 use crate::browser::{self, PageOutcome, PageRequest};
 use crate::rejection::{AuthRejection, PageAnswer, Protocol, Reason};
-use crate::token::{bearer_bytes, header_token, is_request_token, Accepts, Class, TokenKind};
+use crate::token::{header_token, is_request_token, Accepts, Class, TokenKind};
 use crate::verify::{class_of, global, own_verifiers_exist, ClerkVerifier};
 
 /// Set once a `ClerkLayer` wraps a service: from then on a handler's only
@@ -212,20 +212,43 @@ pub(super) async fn outcome_with(
     Box::pin(outcome_waiting(parts, verifier, accepts, place)).await
 }
 
-/// [`outcome_with`] without awaiting: the recorded outcome, or a session
-/// verified now with a cached key; `None` when verification must wait.
-/// Whether the request's `Authorization` header carries a session token
-/// and the route accepts sessions: one the verifier remembers (only session
-/// tokens are remembered), else one Clerk's classification calls a session.
-fn bears_session_token(parts: &Parts, verifier: &ClerkVerifier, accepts: Accepts) -> bool {
-    accepts.contains(TokenKind::Session)
-        && (bearer_bytes(&parts.headers).is_some_and(|bytes| verifier.holds_session(bytes))
-            || matches!(
-                header_token(&parts.headers),
-                Some(Ok(token)) if class_of(token) == Class::Session
-            ))
+/// The request's session verdict without waiting, when the question is
+/// one for a session token; `None` when it is not (a machine token's) or
+/// the verification must wait.
+fn session_now(
+    parts: &Parts,
+    verifier: &ClerkVerifier,
+    accepts: Accepts,
+) -> Option<Result<ClerkAuth, AuthRejection>> {
+    if accepts != Accepts::SESSION {
+        // Among other kinds: a session token the verifier remembers is known
+        // by the header's bytes; else one Clerk's classification calls a
+        // session is verified as on a session-only route (the machine kinds'
+        // lookups are the only ones that may wait).
+        if !accepts.contains(TokenKind::Session) {
+            return None;
+        }
+        if let Some(held) = verifier.held_session(&parts.headers) {
+            return Some(held);
+        }
+        let session = matches!(
+            header_token(&parts.headers),
+            Some(Ok(token)) if class_of(token) == Class::Session
+        );
+        if !session {
+            return None;
+        }
+    }
+    // A browser's cookies, for an instance that serves pages: the
+    // handshake's rules, which may wait on the Backend API.
+    if verifier.serves_pages() && header_token(&parts.headers).is_none() {
+        return None;
+    }
+    verifier.session_ready(&parts.headers)
 }
 
+/// [`outcome_with`] without awaiting: the recorded outcome, or a session
+/// verified now with a cached key; `None` when verification must wait.
 pub(super) fn outcome_ready(
     parts: &mut Parts,
     verifier: &ClerkVerifier,
@@ -247,22 +270,13 @@ pub(super) fn outcome_ready(
     };
     let (outcome, fresh) = match recorded {
         Some(outcome) => (outcome, false),
-        // A session token on a route that accepts sessions among other
-        // kinds is verified as on a session-only route: the machine kinds'
-        // lookups are the only ones that may wait.
-        None if accepts == Accepts::SESSION || bears_session_token(parts, verifier, accepts) => {
-            // A browser's cookies, for an instance that serves pages: the
-            // handshake's rules, which may wait on the Backend API.
-            if verifier.serves_pages() && header_token(&parts.headers).is_none() {
-                return None;
-            }
-            let result = verifier.session_ready(&parts.headers)?;
+        None => {
+            let result = session_now(parts, verifier, accepts)?;
             match judged(result.map(Principal::Session)) {
                 Ok(outcome) => (outcome, true),
                 Err(unavailable) => return Some(Err(unavailable)),
             }
         }
-        None => return None,
     };
     if place == Place::Alone {
         return Some(Ok(outcome));

@@ -39,17 +39,13 @@ impl ClerkVerifier {
         headers: &HeaderMap,
     ) -> Option<Result<ClerkAuth, AuthRejection>> {
         let now = now_seconds();
-        // A bearer token the cache holds is answered before the header is
-        // read byte by byte: bytes equal to a verified token's passed every
-        // check of the header when that token was verified.
-        let bearer = bearer_bytes(headers);
-        if let Some(auth) = bearer.and_then(|bytes| self.cached(bytes, now)) {
-            return Some(self.check_session(auth));
+        if let Some(verdict) = self.held(headers, now) {
+            return Some(verdict);
         }
         let jar;
         let (token, looked_up) = match header_token(headers) {
-            // The bytes looked up above.
-            Some(Ok(token)) => (token, bearer.is_some()),
+            // A bearer token: its bytes were looked up above.
+            Some(Ok(token)) => (token, true),
             Some(Err(rejection)) => return Some(Err(rejection)),
             None => {
                 jar = Cookies::parse(headers);
@@ -202,14 +198,23 @@ impl ClerkVerifier {
         Ok(auth)
     }
 
-    /// Whether `token` (a request's bytes) is a session token this verifier
-    /// verified and still remembers: its kind is known without reading it
-    /// again.
-    pub(crate) fn holds_session(&self, token: &[u8]) -> bool {
-        self.0
-            .tokens
-            .as_ref()
-            .is_some_and(|tokens| tokens.holds(token))
+    /// The request's bearer session when the token cache holds it, by the
+    /// header's bytes (only session tokens are remembered, so its kind is
+    /// known without reading it): its verdict, or `None`.
+    pub(crate) fn held_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Option<Result<ClerkAuth, AuthRejection>> {
+        self.held(headers, now_seconds())
+    }
+
+    /// [`Self::held_session`] at `now`. A bearer token the cache holds is
+    /// answered before the header is read byte by byte: bytes equal to a
+    /// verified token's passed every check of the header when that token
+    /// was verified.
+    fn held(&self, headers: &HeaderMap, now: f64) -> Option<Result<ClerkAuth, AuthRejection>> {
+        let auth = self.cached(bearer_bytes(headers)?, now)?;
+        Some(self.check_session(auth))
     }
 
     /// A remembered verification, if its key is still current and its time

@@ -147,11 +147,6 @@ impl TokenCache {
         self.cache.get(&TokenRef(token))
     }
 
-    /// Whether an entry for `token` is held (a verified session token).
-    pub(super) fn holds(&self, token: &[u8]) -> bool {
-        self.cache.contains_key(&TokenRef(token))
-    }
-
     /// Forgets `token`.
     pub(super) fn remove(&self, token: &[u8]) {
         self.cache.remove(&TokenRef(token));
