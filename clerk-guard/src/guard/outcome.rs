@@ -220,31 +220,25 @@ fn session_now(
     verifier: &ClerkVerifier,
     accepts: Accepts,
 ) -> Option<Result<ClerkAuth, AuthRejection>> {
-    if accepts != Accepts::SESSION {
-        // Among other kinds: a session token the verifier remembers is known
-        // by the header's bytes; else one Clerk's classification calls a
-        // session is verified as on a session-only route (the machine kinds'
-        // lookups are the only ones that may wait).
-        if !accepts.contains(TokenKind::Session) {
-            return None;
-        }
-        if let Some(held) = verifier.held_session(&parts.headers) {
-            return Some(held);
-        }
-        let session = matches!(
-            header_token(&parts.headers),
-            Some(Ok(token)) if class_of(token) == Class::Session
-        );
-        if !session {
-            return None;
-        }
+    if accepts == Accepts::SESSION {
+        return verifier.session_ready(&parts.headers);
     }
-    // A browser's cookies, for an instance that serves pages: the
-    // handshake's rules, which may wait on the Backend API.
-    if verifier.serves_pages() && header_token(&parts.headers).is_none() {
+    if !accepts.contains(TokenKind::Session) {
         return None;
     }
-    verifier.session_ready(&parts.headers)
+    // Among other kinds: a session token the verifier remembers is known by
+    // the header's bytes; else one Clerk's classification calls a session is
+    // verified as on a session-only route (the machine kinds' lookups are
+    // the only ones that may wait).
+    if let Some(held) = verifier.held_session(&parts.headers) {
+        return Some(held);
+    }
+    match header_token(&parts.headers) {
+        Some(Ok(token)) if class_of(token) == Class::Session => {
+            verifier.bearer_session_ready(token)
+        }
+        _ => None,
+    }
 }
 
 /// [`outcome_with`] without awaiting: the recorded outcome, or a session

@@ -32,8 +32,10 @@ impl ClerkVerifier {
 
     /// The request's session without awaiting, for the extractors: the
     /// verdict when the key is cached (nearly every request), `None` when it
-    /// must be fetched. No async machinery is built or moved for a request
-    /// that never waits. Unrendered.
+    /// must be fetched, or when the request carries no bearer token and this
+    /// instance serves pages (a browser's cookies follow the handshake's
+    /// rules, which may wait on the Backend API). No async machinery is
+    /// built or moved for a request that never waits. Unrendered.
     pub(crate) fn session_ready(
         &self,
         headers: &HeaderMap,
@@ -43,27 +45,42 @@ impl ClerkVerifier {
             return Some(verdict);
         }
         let jar;
-        let (token, looked_up) = match header_token(headers) {
-            // A bearer token: its bytes were looked up above.
-            Some(Ok(token)) => (token, true),
+        let token = match header_token(headers) {
+            Some(Ok(token)) => return self.unheld_bearer_ready(token, now),
             Some(Err(rejection)) => return Some(Err(rejection)),
+            None if self.serves_pages() => return None,
             None => {
                 jar = Cookies::parse(headers);
                 match self.cookie_token(&jar, now) {
-                    Ok(token) => (token, false),
+                    Ok(token) => token,
                     Err(rejection) => return Some(Err(rejection)),
                 }
             }
         };
-        let cached = if looked_up {
-            None
-        } else {
-            self.cached(token.as_bytes(), now)
-        };
-        let result = match cached {
+        let result = match self.cached(token.as_bytes(), now) {
             Some(auth) => Ok(auth),
             None => self.verify_uncached_ready(token, now)?,
         };
+        Some(result.and_then(|auth| self.check_session(auth)))
+    }
+
+    /// A bearer session token that [`Self::held_session`] did not find,
+    /// verified without awaiting: `None` when its key must be fetched.
+    pub(crate) fn bearer_session_ready(
+        &self,
+        token: &str,
+    ) -> Option<Result<ClerkAuth, AuthRejection>> {
+        self.unheld_bearer_ready(token, now_seconds())
+    }
+
+    /// [`Self::bearer_session_ready`] at `now`: the cache was asked for the
+    /// header's bytes already.
+    fn unheld_bearer_ready(
+        &self,
+        token: &str,
+        now: f64,
+    ) -> Option<Result<ClerkAuth, AuthRejection>> {
+        let result = self.verify_uncached_ready(token, now)?;
         Some(result.and_then(|auth| self.check_session(auth)))
     }
 
