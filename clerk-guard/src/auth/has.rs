@@ -34,7 +34,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_feature("reports") { /* … */ } }
     /// ```
     pub fn has_feature(&self, feature: &str) -> bool {
-        has_scoped(self.authorization_claim("fea"), feature)
+        has_scoped(self.value_claim("fea"), feature)
     }
 
     /// Whether the session is on the billing plan `plan` (Clerk's
@@ -45,7 +45,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { if auth.has_plan("pro") { /* … */ } }
     /// ```
     pub fn has_plan(&self, plan: &str) -> bool {
-        has_scoped(self.authorization_claim("pla"), plan)
+        has_scoped(self.value_claim("pla"), plan)
     }
 
     /// The factor verification ages (`fva`: minutes since the first and the
@@ -55,7 +55,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let fresh = auth.factor_verification_age().is_some_and(|[first, _]| first < 5); }
     /// ```
     pub fn factor_verification_age(&self) -> Option<[i64; 2]> {
-        match self.authorization_claim("fva") {
+        match self.value_claim("fva") {
             Some(Value::Array(ages)) if ages.len() == 2 => {
                 let age = |v: &Value| v.as_i64().filter(|a| *a == -1 || *a >= 0);
                 Some([age(&ages[0])?, age(&ages[1])?])

@@ -173,7 +173,7 @@ impl ClerkAuth {
     /// # fn f(auth: clerk_guard::ClerkAuth) { let impersonated = auth.actor().is_some(); }
     /// ```
     pub fn actor(&self) -> Option<&Value> {
-        match self.authorization_claim("act") {
+        match self.value_claim("act") {
             Some(act @ Value::Object(_)) => Some(act),
             _ => None,
         }
@@ -209,7 +209,7 @@ impl ClerkAuth {
     }
 
     /// One claim of [`VALUE_CLAIMS`] by name.
-    pub(in crate::auth) fn authorization_claim(&self, name: &str) -> Option<&Value> {
+    pub(in crate::auth) fn value_claim(&self, name: &str) -> Option<&Value> {
         debug_assert!(VALUE_CLAIMS.contains(&name));
         self.values().get(name)
     }
